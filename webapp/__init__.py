@@ -1,0 +1,55 @@
+"""The integrations service: create_app() builds everything; importing opens nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from . import api, cli, crypto, dbretry, http, logs
+from .config import ConfigError, environment, load_settings
+from .extensions import db, limiter, migrate
+
+
+def create_app(environ: Mapping[str, str] | None = None) -> Flask:
+    """Build the app from environment variables (or the given mapping, in tests)."""
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder="../templates",
+        static_folder="../static",
+    )
+    try:
+        settings = load_settings(environment() if environ is None else environ, app.instance_path)
+    except ConfigError as err:
+        raise SystemExit(f"configuration error: {err}") from None
+    app.config.update(settings)
+    app.config["RATELIMIT_HEADERS_ENABLED"] = False  # webapp.http sets them (no Retry-After on 200)
+    app.config["RATELIMIT_STORAGE_OPTIONS"] = {"socket_timeout": 0.2, "socket_connect_timeout": 0.2}
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the contract's key order
+
+    proxies = app.config["TRUSTED_PROXY_COUNT"]
+    if proxies:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
+        )
+
+    logs.init_app(app)
+    crypto.init_app(app)
+    db.init_app(app)
+    migrate.init_app(
+        app, db, directory=str(Path(app.root_path).parent / "migrations"), render_as_batch=True
+    )
+    dbretry.init_app(app)
+    http.init_app(app)
+    limiter.init_app(app)
+    cli.init_app(app)
+
+    app.register_blueprint(api.bp)
+    if app.config["APP_ENV"] == "development":
+        from . import dev
+
+        app.register_blueprint(dev.bp)
+    return app

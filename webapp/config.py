@@ -1,0 +1,170 @@
+"""Reads and validates the environment once, failing fast with the setting's name."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from cryptography.fernet import Fernet
+from limits import parse_many
+
+APP_ENVS = ("production", "development", "test")
+SESSION_STRATEGIES = ("database", "jwt")
+RATELIMIT_SCHEMES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster")
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names it."""
+
+
+def load_settings(environ: Mapping[str, str], instance_path: str) -> dict[str, Any]:
+    """Turn environment variables into typed Flask config values."""
+    app_env = _choice(environ, "APP_ENV", APP_ENVS, "production")
+    dev_secrets = _DevSecrets(instance_path) if app_env == "development" else None
+    return {
+        "APP_ENV": app_env,
+        "TESTING": app_env == "test",
+        "SQLALCHEMY_DATABASE_URI": database_url(
+            environ.get("DATABASE_URL") or f"sqlite:///{Path(instance_path) / 'webapp.db'}"
+        ),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": False},
+        "DB_CONNECT_TIMEOUT": _positive_int(environ, "DB_CONNECT_TIMEOUT_MS", 250) / 1000,
+        "DB_RETRY_DELAYS": _delays(environ, "DB_RETRY_DELAYS_MS", "100,200,400"),
+        "RATELIMIT_STORAGE_URI": _storage_uri(environ),
+        "RATELIMIT_STRATEGY": environ.get("RATELIMIT_STRATEGY", "fixed-window"),
+        "STATUS_RATE_LIMIT": _rate_limit(environ, "STATUS_RATE_LIMIT", "60 per minute"),
+        "ANONYMOUS_RATE_LIMIT": _rate_limit(environ, "ANONYMOUS_RATE_LIMIT", "30 per minute"),
+        "NEXTAUTH_SECRETS": _auth_secrets(environ, dev_secrets),
+        "NEXTAUTH_SESSION_STRATEGY": _choice(
+            environ, "NEXTAUTH_SESSION_STRATEGY", SESSION_STRATEGIES, "database"
+        ),
+        "NEXTAUTH_URL": _http_url(environ, "NEXTAUTH_URL", "http://localhost:3000"),
+        "TOKEN_ENCRYPTION_KEYS": _encryption_keys(environ, dev_secrets),
+        "TRUSTED_PROXY_COUNT": _non_negative_int(environ, "TRUSTED_PROXY_COUNT", 0),
+        "LOG_LEVEL": _choice(environ, "LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"),
+    }
+
+
+def database_url(url: str) -> str:
+    """Make plain PostgreSQL URLs use psycopg 3 rather than SQLAlchemy's psycopg2 default."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    if not url.startswith(("postgresql+psycopg://", "sqlite://")):
+        raise ConfigError("DATABASE_URL must be a postgresql:// or sqlite:// URL")
+    return url
+
+
+class _DevSecrets:
+    """Development-only secrets, generated once under instance/ so restarts keep data readable."""
+
+    def __init__(self, instance_path: str) -> None:
+        self.path = Path(instance_path) / "dev-secrets.json"
+
+    def get(self, name: str, make: Any) -> str:
+        values: dict[str, str] = {}
+        if self.path.exists():
+            values = json.loads(self.path.read_text())
+        if name not in values:
+            values[name] = make()
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text(json.dumps(values))
+            self.path.chmod(0o600)
+        return values[name]
+
+
+def _choice(environ: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = environ.get(name) or default
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)} (got {value!r})")
+    return value
+
+
+def _non_negative_int(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit():
+        raise ConfigError(f"{name} must be a whole number (got {raw!r})")
+    return int(raw)
+
+
+def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
+    value = _non_negative_int(environ, name, default)
+    if value == 0:
+        raise ConfigError(f"{name} must be greater than zero")
+    return value
+
+
+def _delays(environ: Mapping[str, str], name: str, default: str) -> tuple[float, ...]:
+    raw = environ.get(name) or default
+    parts = [p.strip() for p in raw.split(",")]
+    if not all(p.isdigit() for p in parts):
+        raise ConfigError(f"{name} must be comma-separated milliseconds (got {raw!r})")
+    return tuple(int(p) / 1000 for p in parts)
+
+
+def _rate_limit(environ: Mapping[str, str], name: str, default: str) -> str:
+    value = environ.get(name) or default
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a rate limit such as '60 per minute' (got {value!r})")
+    return value
+
+
+def _storage_uri(environ: Mapping[str, str]) -> str:
+    value = environ.get("RATELIMIT_STORAGE_URI") or "memory://"
+    if urlsplit(value).scheme not in RATELIMIT_SCHEMES:
+        raise ConfigError("RATELIMIT_STORAGE_URI must be memory:// or a redis:// URL")
+    return value
+
+
+def _http_url(environ: Mapping[str, str], name: str, default: str) -> str:
+    value = (environ.get(name) or default).rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{name} must be an http(s) URL (got {value!r})")
+    return value
+
+
+def _auth_secrets(environ: Mapping[str, str], dev: _DevSecrets | None) -> tuple[str, ...]:
+    # Auth.js reads AUTH_SECRET (with AUTH_SECRET_1.. for rotation), NextAuth v4 NEXTAUTH_SECRET.
+    names = ("AUTH_SECRET", "AUTH_SECRET_1", "AUTH_SECRET_2", "AUTH_SECRET_3", "NEXTAUTH_SECRET")
+    found = [environ[n] for n in names if environ.get(n)]
+    if not found and dev is not None:
+        found = [dev.get("NEXTAUTH_SECRET", lambda: secrets.token_urlsafe(32))]
+    if not found:
+        raise ConfigError("NEXTAUTH_SECRET (or AUTH_SECRET) is required")
+    return tuple(dict.fromkeys(found))
+
+
+def _encryption_keys(environ: Mapping[str, str], dev: _DevSecrets | None) -> tuple[str, ...]:
+    raw = environ.get("TOKEN_ENCRYPTION_KEYS", "")
+    if not raw and dev is not None:
+        raw = dev.get("TOKEN_ENCRYPTION_KEYS", lambda: Fernet.generate_key().decode())
+    keys = tuple(k.strip() for k in raw.split(",") if k.strip())
+    if not keys:
+        raise ConfigError("TOKEN_ENCRYPTION_KEYS is required (comma-separated Fernet keys)")
+    for position, key in enumerate(keys, start=1):
+        try:
+            decoded = base64.urlsafe_b64decode(key.encode("ascii"))
+        except (binascii.Error, ValueError, UnicodeEncodeError):
+            decoded = b""
+        if len(decoded) != 32:
+            raise ConfigError(
+                f"TOKEN_ENCRYPTION_KEYS key {position} must be 32 bytes of url-safe base64"
+            )
+    return keys
+
+
+def environment() -> Mapping[str, str]:
+    """The process environment: the one place settings come from outside tests."""
+    return os.environ

@@ -1,0 +1,125 @@
+"""Connection-level database faults: bounded connect time and retries with backoff."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Generator
+from typing import Any, TypeVar
+
+import psycopg
+from flask import Flask, current_app
+from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from .errors import ApiError
+from .extensions import db
+
+T = TypeVar("T")
+log = logging.getLogger("webapp.db")
+
+# SQLSTATE classes that mean the connection itself failed or the server is going away.
+_CONNECTION_SQLSTATES = ("08", "57P01", "57P02", "57P03")
+
+
+class DatabaseUnavailable(ApiError):
+    """The database could not serve the request; the client should come back later."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("INTERNAL_ERROR", message, 500, retry_after=60)
+
+
+def is_connection_failure(err: BaseException) -> bool:
+    """True for refused, timed out, unreachable or dropped connections; never for query errors."""
+    if isinstance(err, DBAPIError) and err.connection_invalidated:
+        return True
+    orig = getattr(err, "orig", err)
+    if not isinstance(orig, psycopg.OperationalError):
+        return False
+    sqlstate = orig.sqlstate
+    return sqlstate is None or sqlstate.startswith(_CONNECTION_SQLSTATES)
+
+
+def run_with_retry(work: Callable[[], T], *, failure_message: str) -> T:
+    """Run one unit of database work, retrying connection failures after the configured delays."""
+    delays: tuple[float, ...] = current_app.config["DB_RETRY_DELAYS"]
+    for attempt in range(len(delays) + 1):
+        try:
+            return work()
+        except SQLAlchemyError as err:
+            _discard_session()
+            if not is_connection_failure(err):
+                log.error("database error", extra={"fields": {"error": type(err).__name__}})
+                raise DatabaseUnavailable(failure_message) from err
+            if attempt == len(delays):
+                log.error(
+                    "database unreachable after retries",
+                    extra={"fields": {"attempts": attempt + 1, "error": _describe(err)}},
+                )
+                raise DatabaseUnavailable(failure_message) from err
+            _count_retry()
+            log.warning(
+                "database connection failed, retrying",
+                extra={"fields": {"attempt": attempt + 1, "delayMs": int(delays[attempt] * 1000)}},
+            )
+            time.sleep(delays[attempt])
+    raise AssertionError("unreachable")
+
+
+def _discard_session() -> None:
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:
+        db.session.close()
+
+
+def _describe(err: BaseException) -> str:
+    orig = getattr(err, "orig", None)
+    return type(orig or err).__name__
+
+
+def _count_retry() -> None:
+    counter = current_app.extensions.get("db_retry_counter")
+    if counter is not None:
+        counter()
+
+
+class BoundedConnection(psycopg.Connection[Any]):
+    """A psycopg connection whose connect phase gives up after `connect_timeout` seconds.
+
+    libpq's own connect_timeout cannot go below two seconds, which alone would break the
+    contract's two-second answer when the server is unreachable.
+    """
+
+    connect_timeout: float = 0.25
+
+    @classmethod
+    def _connect_gen(cls, conninfo: str = "") -> Any:
+        return _with_deadline(super()._connect_gen(conninfo), time.monotonic() + cls.connect_timeout)
+
+
+def _with_deadline(gen: Generator[Any, Any, Any], deadline: float) -> Generator[Any, Any, Any]:
+    try:
+        waiting_on = next(gen)
+        while True:
+            ready = yield waiting_on
+            if time.monotonic() >= deadline:
+                gen.close()
+                raise psycopg.errors.ConnectionTimeout("connection timeout expired")
+            waiting_on = gen.send(ready)
+    except StopIteration as done:
+        return done.value
+
+
+def init_app(app: Flask) -> None:
+    """Make the PostgreSQL engine connect through BoundedConnection."""
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name != "postgresql":
+        return
+    timeout = app.config["DB_CONNECT_TIMEOUT"]
+    connection_class = type("AppConnection", (BoundedConnection,), {"connect_timeout": timeout})
+
+    @event.listens_for(engine, "do_connect")
+    def connect(dialect: Any, conn_rec: Any, cargs: Any, cparams: Any) -> Any:
+        return connection_class.connect(*cargs, **cparams)

@@ -1,0 +1,128 @@
+"""Cross-cutting HTTP concerns: correlation id, timing, headers, error envelope, request log."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any
+
+from flask import Flask, g, request
+from flask.wrappers import Response
+from flask_limiter import RateLimitExceeded
+from werkzeug.exceptions import HTTPException
+
+from . import ratelimit
+from .errors import ApiError
+
+CACHE_CONTROL = "private, no-cache, no-store, must-revalidate"
+# Answered before any work is done, so the contract shows them without `duration`.
+_CODES_WITHOUT_DURATION = ("UNAUTHORIZED", "RATE_LIMIT_EXCEEDED")
+_HTTP_CODES = {
+    400: ("BAD_REQUEST", "Bad request"),
+    404: ("NOT_FOUND", "Not found"),
+    405: ("METHOD_NOT_ALLOWED", "Method not allowed"),
+    413: ("PAYLOAD_TOO_LARGE", "Request body too large"),
+    415: ("UNSUPPORTED_MEDIA_TYPE", "Unsupported media type"),
+    431: ("HEADERS_TOO_LARGE", "Request headers too large"),
+}
+
+request_log = logging.getLogger("webapp.request")
+
+
+def elapsed_ms() -> int:
+    """Milliseconds since the request started; fixed once the body carries it."""
+    if "duration_ms" not in g:
+        return round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000)
+    return int(g.duration_ms)
+
+
+def envelope(data: dict[str, Any], status: int = 200) -> tuple[dict[str, Any], int]:
+    g.duration_ms = elapsed_ms()
+    return {"success": True, "data": data, "duration": g.duration_ms}, status
+
+
+def error_body(code: str, message: str) -> dict[str, Any]:
+    body: dict[str, Any] = {"success": False, "error": {"code": code, "message": message}}
+    if code not in _CODES_WITHOUT_DURATION:
+        g.duration_ms = elapsed_ms()
+        body["duration"] = g.duration_ms
+    return body
+
+
+def _correlation_id() -> str:
+    incoming = request.headers.get("X-Correlation-Id", "")
+    if len(incoming) == 36:
+        try:
+            return str(uuid.UUID(incoming))
+        except ValueError:
+            pass
+    return str(uuid.uuid4())
+
+
+def _start() -> None:
+    g.started = time.perf_counter()
+    g.correlation_id = _correlation_id()
+
+
+def _finish(response: Response) -> Response:
+    ratelimit.add_headers(response)
+    retry_after = g.get("retry_after")
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    response.headers["X-Correlation-Id"] = g.get("correlation_id") or str(uuid.uuid4())
+    response.headers["X-Duration-Ms"] = str(elapsed_ms())
+    response.headers["Cache-Control"] = CACHE_CONTROL
+    _log(response)
+    return response
+
+
+def _log(response: Response) -> None:
+    fields = {
+        "correlationId": response.headers["X-Correlation-Id"],
+        "userId": g.get("user_id"),
+        "method": request.method,
+        "path": request.path,
+        "status": response.status_code,
+        "durationMs": elapsed_ms(),
+    }
+    fields.update(g.get("log_fields", {}))
+    request_log.info("request", extra={"fields": fields})
+
+
+def _api_error(err: ApiError) -> tuple[dict[str, Any], int]:
+    if err.retry_after is not None:
+        g.retry_after = err.retry_after
+    return error_body(err.code, err.message), err.status
+
+
+def _rate_limited(err: RateLimitExceeded) -> tuple[dict[str, Any], int]:
+    return error_body("RATE_LIMIT_EXCEEDED", "Too many requests. Please try again later."), 429
+
+
+def _http_error(err: HTTPException) -> Any:
+    status = err.code or 500
+    code, message = _HTTP_CODES.get(status, ("BAD_REQUEST", "Bad request"))
+    if status >= 500:
+        return _unexpected(err)
+    return error_body(code, message), status
+
+
+def _unexpected(err: Exception) -> tuple[dict[str, Any], int]:
+    logging.getLogger("webapp.errors").error(
+        "unhandled error",
+        exc_info=err,
+        extra={"fields": {"correlationId": g.get("correlation_id")}},
+    )
+    g.retry_after = 60
+    return error_body("INTERNAL_ERROR", "Internal server error"), 500
+
+
+def init_app(app: Flask) -> None:
+    """Register the hooks; call before the limiter so timing covers its check."""
+    app.before_request(_start)
+    app.after_request(_finish)
+    app.register_error_handler(ApiError, _api_error)
+    app.register_error_handler(RateLimitExceeded, _rate_limited)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)

@@ -1,0 +1,63 @@
+"""Typed SQLAlchemy 2.0 models: data only, no queries and no commits."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .crypto import EncryptedText
+from .extensions import db
+from .timeutil import UtcDateTime, utcnow
+
+PROVIDERS = ("instagram", "tiktok", "reddit", "onlyfans")
+
+
+class User(db.Model):
+    """NextAuth's `users` table (official Postgres adapter layout); the Next.js app may own it."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(255))
+    email_verified: Mapped[datetime | None] = mapped_column("emailVerified", UtcDateTime)
+    image: Mapped[str | None] = mapped_column(String)
+
+
+class Session(db.Model):
+    """NextAuth's `sessions` table, read for the database session strategy."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column("userId", Integer, nullable=False)
+    expires: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    session_token: Mapped[str] = mapped_column("sessionToken", String(255), nullable=False)
+
+
+class Integration(db.Model):
+    """One connected social account of one user; secrets are encrypted by their column type."""
+
+    __tablename__ = "integrations"
+    __table_args__ = (
+        UniqueConstraint("user_id", "provider", "account_id"),
+        Index("ix_integrations_expires_at", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    provider: Mapped[str] = mapped_column(String(32), nullable=False)
+    account_id: Mapped[str] = mapped_column(String(255), nullable=False)
+    account_name: Mapped[str] = mapped_column(String(255), nullable=False)
+    access_token: Mapped[str | None] = mapped_column(EncryptedText)
+    refresh_token: Mapped[str | None] = mapped_column(EncryptedText)
+    api_key: Mapped[str | None] = mapped_column(EncryptedText)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        UtcDateTime, nullable=False, default=utcnow, onupdate=utcnow
+    )
