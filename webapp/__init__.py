@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import api, cli, crypto, dbretry, http, logs
+from . import api, cli, crypto, database, http, logs
 from .config import ConfigError, environment, load_settings
 from .extensions import db, limiter, migrate
 
@@ -42,7 +42,7 @@ def create_app(environ: Mapping[str, str] | None = None) -> Flask:
     migrate.init_app(
         app, db, directory=str(Path(app.root_path).parent / "migrations"), render_as_batch=True
     )
-    dbretry.init_app(app)
+    database.init_app(app)
     http.init_app(app)
     limiter.init_app(app)
     cli.init_app(app)

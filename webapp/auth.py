@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from flask import current_app, g, request
 from sqlalchemy import select
 
-from .dbretry import run_with_retry
+from .database import run_with_retry
 from .errors import ApiError, invalid_user_id, unauthorized
 from .extensions import db
 from .jwe import V4_COOKIES, V5_COOKIES, JweError, decode_session_token

@@ -17,6 +17,7 @@ from limits import parse_many
 
 APP_ENVS = ("production", "development", "test")
 SESSION_STRATEGIES = ("database", "jwt")
+RATELIMIT_STRATEGIES = ("fixed-window", "moving-window", "sliding-window-counter")
 RATELIMIT_SCHEMES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster")
 
 
@@ -38,7 +39,10 @@ def load_settings(environ: Mapping[str, str], instance_path: str) -> dict[str, A
         "DB_CONNECT_TIMEOUT": _positive_int(environ, "DB_CONNECT_TIMEOUT_MS", 250) / 1000,
         "DB_RETRY_DELAYS": _delays(environ, "DB_RETRY_DELAYS_MS", "100,200,400"),
         "RATELIMIT_STORAGE_URI": _storage_uri(environ),
-        "RATELIMIT_STRATEGY": environ.get("RATELIMIT_STRATEGY", "fixed-window"),
+        "RATELIMIT_STRATEGY": _choice(
+            environ, "RATELIMIT_STRATEGY", RATELIMIT_STRATEGIES, "fixed-window"
+        ),
+        "RATELIMIT_KEY_PREFIX": environ.get("RATELIMIT_KEY_PREFIX", "integrations"),
         "STATUS_RATE_LIMIT": _rate_limit(environ, "STATUS_RATE_LIMIT", "60 per minute"),
         "ANONYMOUS_RATE_LIMIT": _rate_limit(environ, "ANONYMOUS_RATE_LIMIT", "30 per minute"),
         "NEXTAUTH_SECRETS": _auth_secrets(environ, dev_secrets),

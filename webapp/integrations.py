@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from .dbretry import run_with_retry
+from .database import run_with_retry
 from .extensions import db
 from .models import Integration
 

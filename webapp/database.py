@@ -1,4 +1,4 @@
-"""Connection-level database faults: bounded connect time and retries with backoff."""
+"""The database engine: bounded connect time, retries with backoff, SQLite foreign keys."""
 
 from __future__ import annotations
 
@@ -112,10 +112,11 @@ def _with_deadline(gen: Generator[Any, Any, Any], deadline: float) -> Generator[
 
 
 def init_app(app: Flask) -> None:
-    """Make the PostgreSQL engine connect through BoundedConnection."""
+    """PostgreSQL connects through BoundedConnection; SQLite enforces foreign keys like it."""
     with app.app_context():
         engine = db.engine
-    if engine.dialect.name != "postgresql":
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_foreign_keys)
         return
     timeout = app.config["DB_CONNECT_TIMEOUT"]
     connection_class = type("AppConnection", (BoundedConnection,), {"connect_timeout": timeout})
@@ -123,3 +124,9 @@ def init_app(app: Flask) -> None:
     @event.listens_for(engine, "do_connect")
     def connect(dialect: Any, conn_rec: Any, cargs: Any, cparams: Any) -> Any:
         return connection_class.connect(*cargs, **cparams)
+
+
+def _sqlite_foreign_keys(dbapi_connection: Any, connection_record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

@@ -1,0 +1,156 @@
+"""Fixtures: an app per test on a fresh database (SQLite, and PostgreSQL when configured)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Any
+from urllib.parse import quote
+
+import psycopg
+import pytest
+from cryptography.fernet import Fernet
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+
+from webapp import create_app
+from webapp.extensions import db
+from webapp.jwe import encode_session_token
+from webapp.logs import JsonFormatter
+from webapp.models import Integration, Session, User
+from webapp.timeutil import utcnow
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
+SECRET = "test-nextauth-secret-0123456789abcdef"
+ENCRYPTION_KEY = Fernet.generate_key().decode()
+
+if os.environ.get("CI") == "true" and not (TEST_DATABASE_URL and TEST_REDIS_URL):
+    raise pytest.UsageError("CI needs TEST_DATABASE_URL and TEST_REDIS_URL: real services only")
+
+BACKENDS = ["sqlite"] + (["postgresql"] if TEST_DATABASE_URL else [])
+LIMIT_STORAGES = ["memory"] + (["redis"] if TEST_REDIS_URL else [])
+
+
+def postgres_schema_url(schema: str) -> str:
+    """TEST_DATABASE_URL with a search_path so each test sees only its own schema."""
+    assert TEST_DATABASE_URL
+    separator = "&" if "?" in TEST_DATABASE_URL else "?"
+    return f"{TEST_DATABASE_URL}{separator}options={quote(f'-csearch_path={schema}')}"
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(TEST_DATABASE_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield postgres_schema_url(schema)
+    finally:
+        with psycopg.connect(TEST_DATABASE_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def base_env(database_url: str) -> dict[str, str]:
+    return {
+        "APP_ENV": "test",
+        "DATABASE_URL": database_url,
+        "NEXTAUTH_SECRET": SECRET,
+        "TOKEN_ENCRYPTION_KEYS": ENCRYPTION_KEY,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "RATELIMIT_KEY_PREFIX": f"t{uuid.uuid4().hex[:12]}",
+    }
+
+
+@pytest.fixture
+def make_app(base_env: dict[str, str]) -> Iterator[Callable[..., Flask]]:
+    """Build an app with extra settings; the schema is migrated once per test database."""
+    apps: list[Flask] = []
+
+    def build(**overrides: str) -> Flask:
+        app = create_app({**base_env, **overrides})
+        if not apps:
+            with app.app_context():
+                upgrade()
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps:
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Flask:
+    return make_app()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def add_user(app: Flask) -> Callable[..., int]:
+    def add(user_id: int, integrations: list[dict[str, Any]] | None = None) -> int:
+        with app.app_context():
+            db.session.add(User(id=user_id, name=f"User {user_id}"))
+            db.session.flush()
+            for fields in integrations or []:
+                db.session.add(Integration(user_id=user_id, **fields))
+            db.session.commit()
+        return user_id
+
+    return add
+
+
+@pytest.fixture
+def db_session_cookie(app: Flask) -> Callable[..., str]:
+    """A NextAuth database session row for a user; returns the raw session token."""
+
+    def make(user_id: int, expires_in: timedelta = timedelta(days=30)) -> str:
+        token = str(uuid.uuid4())
+        with app.app_context():
+            db.session.add(
+                Session(user_id=user_id, session_token=token, expires=utcnow() + expires_in)
+            )
+            db.session.commit()
+        return token
+
+    return make
+
+
+def jwt_cookie(sub: Any, cookie: str = "next-auth.session-token", **claims: Any) -> str:
+    import time
+
+    now = int(time.time())
+    payload = {"sub": sub, "iat": now, "exp": now + 3600, "jti": str(uuid.uuid4()), **claims}
+    return encode_session_token(payload, cookie, SECRET)
+
+
+@pytest.fixture
+def logs(app: Flask) -> Iterator[list[dict[str, Any]]]:
+    """The service's JSON log lines, parsed, as the formatter writes them."""
+    import json
+
+    records: list[dict[str, Any]] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            line = JsonFormatter().format(record)
+            records.append(json.loads(line) | {"_raw": line})
+
+    handler = Collect()
+    logger = logging.getLogger("webapp")
+    logger.addHandler(handler)
+    yield records
+    logger.removeHandler(handler)
