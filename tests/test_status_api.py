@@ -101,7 +101,13 @@ def test_signed_in_creator_gets_integrations_in_contract_shape(client, signed_in
     ]
     first = json.loads(response.data, object_pairs_hook=list)[1][1][0][1][0]
     assert [key for key, _ in first] == [
-        "id", "provider", "accountId", "accountName", "status", "expiresAt", "createdAt",
+        "id",
+        "provider",
+        "accountId",
+        "accountName",
+        "status",
+        "expiresAt",
+        "createdAt",
         "updatedAt",
     ]
 
@@ -115,8 +121,19 @@ def test_no_secret_reaches_the_response(client, signed_in):
 
 def test_millisecond_timestamps_keep_their_milliseconds(client, add_user, db_session_cookie):
     moment = datetime(2025, 12, 31, 23, 59, 59, 123456, tzinfo=UTC)
-    add_user(5, [{"provider": "reddit", "account_id": "t2_x", "account_name": "u/x",
-                  "expires_at": moment, "created_at": moment, "updated_at": moment}])
+    add_user(
+        5,
+        [
+            {
+                "provider": "reddit",
+                "account_id": "t2_x",
+                "account_name": "u/x",
+                "expires_at": moment,
+                "created_at": moment,
+                "updated_at": moment,
+            }
+        ],
+    )
     client.set_cookie("next-auth.session-token", db_session_cookie(5))
 
     item = client.get("/api/integrations/status").get_json()["data"]["integrations"][0]
@@ -127,18 +144,30 @@ def test_millisecond_timestamps_keep_their_milliseconds(client, add_user, db_ses
 
 def test_status_flips_to_expired_once_expiry_passes(client, add_user, db_session_cookie):
     now = utcnow()
-    add_user(6, [
-        {"provider": "reddit", "account_id": "soon", "account_name": "u/a",
-         "expires_at": now + timedelta(seconds=30)},
-        {"provider": "reddit", "account_id": "past", "account_name": "u/b",
-         "expires_at": now - timedelta(seconds=1)},
-    ])
+    add_user(
+        6,
+        [
+            {
+                "provider": "reddit",
+                "account_id": "soon",
+                "account_name": "u/a",
+                "expires_at": now + timedelta(seconds=30),
+            },
+            {
+                "provider": "reddit",
+                "account_id": "past",
+                "account_name": "u/b",
+                "expires_at": now - timedelta(seconds=1),
+            },
+        ],
+    )
     client.set_cookie("next-auth.session-token", db_session_cookie(6))
 
     items = client.get("/api/integrations/status").get_json()["data"]["integrations"]
 
     assert [(i["accountId"], i["status"]) for i in items] == [
-        ("soon", "connected"), ("past", "expired")
+        ("soon", "connected"),
+        ("past", "expired"),
     ]
 
 
@@ -154,8 +183,13 @@ def test_user_with_no_integrations_gets_an_empty_list(client, add_user, db_sessi
 
 def test_one_user_never_sees_another_users_integrations(client, add_user, db_session_cookie):
     add_user(1, [{"provider": "instagram", "account_id": "mine", "account_name": "@me"}])
-    add_user(2, [{"provider": "instagram", "account_id": "theirs", "account_name": "@them"},
-                 {"provider": "tiktok", "account_id": "theirs2", "account_name": "@them2"}])
+    add_user(
+        2,
+        [
+            {"provider": "instagram", "account_id": "theirs", "account_name": "@them"},
+            {"provider": "tiktok", "account_id": "theirs2", "account_name": "@them2"},
+        ],
+    )
     client.set_cookie("next-auth.session-token", db_session_cookie(1))
 
     items = client.get("/api/integrations/status").get_json()["data"]["integrations"]
@@ -164,8 +198,13 @@ def test_one_user_never_sees_another_users_integrations(client, add_user, db_ses
 
 
 def test_order_is_by_id_whatever_the_insertion_order(client, add_user, db_session_cookie):
-    add_user(3, [{"provider": p, "account_id": a, "account_name": a}
-                 for p, a in [("tiktok", "z"), ("instagram", "a"), ("reddit", "m")]])
+    add_user(
+        3,
+        [
+            {"provider": p, "account_id": a, "account_name": a}
+            for p, a in [("tiktok", "z"), ("instagram", "a"), ("reddit", "m")]
+        ],
+    )
     client.set_cookie("next-auth.session-token", db_session_cookie(3))
 
     items = client.get("/api/integrations/status").get_json()["data"]["integrations"]
@@ -223,11 +262,17 @@ def test_session_with_non_positive_user_id_gets_400(client, db_session_cookie, u
 
 def test_secure_and_authjs_cookie_names_are_accepted(client, add_user, db_session_cookie):
     add_user(1, [{"provider": "reddit", "account_id": "r", "account_name": "u/r"}])
-    for name in ("__Secure-next-auth.session-token", "authjs.session-token",
-                 "__Secure-authjs.session-token"):
+    for name in (
+        "__Secure-next-auth.session-token",
+        "authjs.session-token",
+        "__Secure-authjs.session-token",
+    ):
         client.delete_cookie("next-auth.session-token")
-        for other in ("__Secure-next-auth.session-token", "authjs.session-token",
-                      "__Secure-authjs.session-token"):
+        for other in (
+            "__Secure-next-auth.session-token",
+            "authjs.session-token",
+            "__Secure-authjs.session-token",
+        ):
             client.delete_cookie(other)
         client.set_cookie(name, db_session_cookie(1))
         assert client.get("/api/integrations/status").status_code == 200, name
@@ -268,8 +313,14 @@ def test_well_formed_correlation_id_is_kept(client):
 
 @pytest.mark.parametrize(
     "incoming",
-    ["not-a-uuid", "", "a1b2c3d4e5f67890abcdef1234567890", "x" * 5000,
-     "a1b2c3d4-e5f6-7890-abcd-ef12345678901", "{a1b2c3d4-e5f6-7890-abcd-ef1234567890}"],
+    [
+        "not-a-uuid",
+        "",
+        "a1b2c3d4e5f67890abcdef1234567890",
+        "x" * 5000,
+        "a1b2c3d4-e5f6-7890-abcd-ef12345678901",
+        "{a1b2c3d4-e5f6-7890-abcd-ef1234567890}",
+    ],
 )
 def test_malformed_correlation_id_is_replaced(client, incoming):
     response = client.get("/api/integrations/status", headers={"X-Correlation-Id": incoming})

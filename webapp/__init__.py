@@ -8,9 +8,9 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import api, cli, crypto, database, http, logs
+from . import api, cli, crypto, database, http, logs, ratelimit
 from .config import ConfigError, environment, load_settings
-from .extensions import db, limiter, migrate
+from .extensions import db, migrate
 
 
 def create_app(environ: Mapping[str, str] | None = None) -> Flask:
@@ -26,8 +26,6 @@ def create_app(environ: Mapping[str, str] | None = None) -> Flask:
     except ConfigError as err:
         raise SystemExit(f"configuration error: {err}") from None
     app.config.update(settings)
-    app.config["RATELIMIT_HEADERS_ENABLED"] = False  # webapp.http sets them (no Retry-After on 200)
-    app.config["RATELIMIT_STORAGE_OPTIONS"] = {"socket_timeout": 0.2, "socket_connect_timeout": 0.2}
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the contract's key order
 
     proxies = app.config["TRUSTED_PROXY_COUNT"]
@@ -44,7 +42,7 @@ def create_app(environ: Mapping[str, str] | None = None) -> Flask:
     )
     database.init_app(app)
     http.init_app(app)
-    limiter.init_app(app)
+    ratelimit.init_app(app, limited=[api.bp])
     cli.init_app(app)
 
     app.register_blueprint(api.bp)

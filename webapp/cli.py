@@ -6,16 +6,29 @@ import time
 
 import click
 from flask import Flask
+from flask.cli import with_appcontext
 
 from .demo import seed_demo
 from .timeutil import utcnow
 
 
 @click.command("seed-demo")
-@click.option("--user-id", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Id of the (first) demo user.")
-@click.option("--users", "count", type=click.IntRange(min=1, max=10_000_000), default=1,
-              show_default=True, help="How many consecutive users to seed (for load tests).")
+@click.option(
+    "--user-id",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Id of the (first) demo user.",
+)
+@click.option(
+    "--users",
+    "count",
+    type=click.IntRange(min=1, max=10_000_000),
+    default=1,
+    show_default=True,
+    help="How many consecutive users to seed (for load tests).",
+)
+@with_appcontext
 def seed_demo_command(user_id: int, count: int) -> None:
     """Create demo users with four demo integrations each; safe to run again."""
     started = time.perf_counter()

@@ -36,7 +36,7 @@ def load_settings(environ: Mapping[str, str], instance_path: str) -> dict[str, A
             environ.get("DATABASE_URL") or f"sqlite:///{Path(instance_path) / 'webapp.db'}"
         ),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": False},
-        "DB_CONNECT_TIMEOUT": _positive_int(environ, "DB_CONNECT_TIMEOUT_MS", 250) / 1000,
+        "DB_CONNECT_TIMEOUT": _positive_int(environ, "DB_CONNECT_TIMEOUT_MS", 200) / 1000,
         "DB_RETRY_DELAYS": _delays(environ, "DB_RETRY_DELAYS_MS", "100,200,400"),
         "RATELIMIT_STORAGE_URI": _storage_uri(environ),
         "RATELIMIT_STRATEGY": _choice(

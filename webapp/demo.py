@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import Table, func, insert, select, text
 
 from .crypto import Ciphertext, cipher
 from .extensions import db
@@ -30,6 +30,9 @@ def demo_integrations(user_id: int, now: datetime) -> list[dict[str, Any]]:
             "account_id": account_id,
             "account_name": name,
             "expires_at": expires_at,
+            "access_token": None,
+            "refresh_token": None,
+            "api_key": None,
             "created_at": now,
             "updated_at": now,
         }
@@ -46,21 +49,20 @@ def seed_demo(first_user_id: int, count: int, now: datetime) -> tuple[int, int]:
         if new_users:
             db.session.execute(
                 insert(User),
-                [{"id": u, "name": f"Demo Creator {u}", "email": f"creator{u}@example.com"}
-                 for u in new_users],
+                [
+                    {"id": u, "name": f"Demo Creator {u}", "email": f"creator{u}@example.com"}
+                    for u in new_users
+                ],
             )
         has_integrations = _existing(
             select(Integration.user_id).where(Integration.user_id.in_(batch)).distinct()
         )
         rows = [
-            row
-            for u in batch
-            if u not in has_integrations
-            for row in demo_integrations(u, now)
+            row for u in batch if u not in has_integrations for row in demo_integrations(u, now)
         ]
         if rows:
             _add_demo_secrets(rows)
-            db.session.execute(insert(Integration), rows)
+            db.session.execute(insert(cast(Table, Integration.__table__)), rows)
         users_created += len(new_users)
         integrations_created += len(rows)
     _advance_user_sequence()
@@ -70,6 +72,7 @@ def seed_demo(first_user_id: int, count: int, now: datetime) -> tuple[int, int]:
 
 def _add_demo_secrets(rows: list[dict[str, Any]]) -> None:
     # Encrypting once per provider keeps seeding 100,000 users fast; these are demo values.
+    # Every row carries the same keys so the insert runs as one batched executemany.
     encrypted: dict[str, Ciphertext] = {}
     for row in rows:
         provider = row["provider"]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
@@ -26,5 +24,5 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
-# Each limited view names its own key function (user id, or client IP when signed out).
-limiter = Limiter(key_func=get_remote_address)
+# The rate limiter is built per app in webapp.ratelimit: Flask-Limiter keeps the first app's
+# settings (key prefix, strategy, fallback state) on its instance, so one instance per app.

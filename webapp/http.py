@@ -33,7 +33,8 @@ request_log = logging.getLogger("webapp.request")
 def elapsed_ms() -> int:
     """Milliseconds since the request started; fixed once the body carries it."""
     if "duration_ms" not in g:
-        return round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000)
+        started: float = g.get("started", time.perf_counter())
+        return round((time.perf_counter() - started) * 1000)
     return int(g.duration_ms)
 
 

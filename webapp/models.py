@@ -8,13 +8,13 @@ from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .crypto import EncryptedText
-from .extensions import db
+from .extensions import Base
 from .timeutil import UtcDateTime, utcnow
 
 PROVIDERS = ("instagram", "tiktok", "reddit", "onlyfans")
 
 
-class User(db.Model):
+class User(Base):
     """NextAuth's `users` table (official Postgres adapter layout); the Next.js app may own it."""
 
     __tablename__ = "users"
@@ -26,7 +26,7 @@ class User(db.Model):
     image: Mapped[str | None] = mapped_column(String)
 
 
-class Session(db.Model):
+class Session(Base):
     """NextAuth's `sessions` table, read for the database session strategy."""
 
     __tablename__ = "sessions"
@@ -37,7 +37,7 @@ class Session(db.Model):
     session_token: Mapped[str] = mapped_column("sessionToken", String(255), nullable=False)
 
 
-class Integration(db.Model):
+class Integration(Base):
     """One connected social account of one user; secrets are encrypted by their column type."""
 
     __tablename__ = "integrations"
@@ -47,9 +47,7 @@ class Integration(db.Model):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), nullable=False
-    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
     provider: Mapped[str] = mapped_column(String(32), nullable=False)
     account_id: Mapped[str] = mapped_column(String(255), nullable=False)
     account_name: Mapped[str] = mapped_column(String(255), nullable=False)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time
 
-from flask import current_app, request
+from flask import Blueprint, Flask, current_app, request
 from flask.wrappers import Response
+from flask_limiter import Limiter
 
 from .auth import current_user_id, is_signed_in
 from .errors import ApiError
-from .extensions import limiter
 
 
 def _limit_value() -> str:
@@ -24,13 +24,21 @@ def _key() -> str:
         return f"ip:{request.remote_addr}"
 
 
-# The same rule for every user-facing endpoint; each endpoint has its own bucket.
-per_user = limiter.limit(_limit_value, key_func=_key)
+def init_app(app: Flask, limited: list[Blueprint]) -> None:
+    """Limit every endpoint of the given blueprints, each endpoint with its own budget."""
+    app.config["RATELIMIT_HEADERS_ENABLED"] = False  # add_headers: no Retry-After on a 200
+    app.config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = True  # Redis down: count per worker
+    app.config["RATELIMIT_STORAGE_OPTIONS"] = {"socket_timeout": 0.2, "socket_connect_timeout": 0.2}
+    limiter = Limiter(key_func=_key, app=app)
+    for blueprint in limited:
+        limiter.limit(_limit_value, key_func=_key)(blueprint)
+    app.extensions["rate_limiter"] = limiter
 
 
 def add_headers(response: Response) -> None:
     """X-RateLimit-* on every limited response; Retry-After in seconds when refused."""
-    current = limiter.current_limit
+    limiter: Limiter | None = current_app.extensions.get("rate_limiter")
+    current = limiter.current_limit if limiter else None
     if current is None:
         return
     try:

@@ -1,0 +1,134 @@
+"""`flask db upgrade` builds the schema and leaves NextAuth's own tables alone."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from cryptography.fernet import Fernet
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import inspect, text
+
+from webapp import create_app
+from webapp.extensions import db
+
+from .conftest import ENCRYPTION_KEY, SECRET, TEST_DATABASE_URL, postgres_schema_url
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def unmigrated_app(database_url: str):
+    return create_app(
+        {
+            "APP_ENV": "test",
+            "DATABASE_URL": database_url,
+            "NEXTAUTH_SECRET": SECRET,
+            "TOKEN_ENCRYPTION_KEYS": ENCRYPTION_KEY,
+        }
+    )
+
+
+def columns(inspector, table: str) -> list[tuple[str, str, bool]]:
+    return [(c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)]
+
+
+def test_upgrade_creates_nextauth_tables_in_the_adapter_layout(database_url):
+    app = unmigrated_app(database_url)
+    with app.app_context():
+        upgrade()
+        inspector = inspect(db.engine)
+        assert {c["name"] for c in inspector.get_columns("users")} == {
+            "id",
+            "name",
+            "email",
+            "emailVerified",
+            "image",
+        }
+        assert {c["name"] for c in inspector.get_columns("sessions")} == {
+            "id",
+            "userId",
+            "expires",
+            "sessionToken",
+        }
+        assert "integrations" in inspector.get_table_names()
+        db.engine.dispose()
+
+
+def test_upgrade_never_alters_existing_nextauth_tables(database_url):
+    app = unmigrated_app(database_url)
+    with app.app_context():
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "CREATE TABLE users (id INTEGER PRIMARY KEY, name VARCHAR(255), "
+                    'email VARCHAR(255), "emailVerified" TIMESTAMP, image TEXT, '
+                    "plan VARCHAR(20))"
+                )
+            )
+            conn.execute(
+                text(
+                    'CREATE TABLE sessions (id INTEGER PRIMARY KEY, "userId" INTEGER NOT NULL, '
+                    'expires TIMESTAMP NOT NULL, "sessionToken" VARCHAR(255) NOT NULL)'
+                )
+            )
+            conn.execute(text("INSERT INTO users (id, name, plan) VALUES (5, 'Kept', 'pro')"))
+        before = {t: columns(inspect(db.engine), t) for t in ("users", "sessions")}
+        indexes_before = inspect(db.engine).get_indexes("sessions")
+
+        upgrade()
+
+        inspector = inspect(db.engine)
+        assert {t: columns(inspector, t) for t in ("users", "sessions")} == before
+        assert inspector.get_indexes("sessions") == indexes_before
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT name, plan FROM users")).all() == [("Kept", "pro")]
+        downgrade(revision="base")
+        assert {"users", "sessions"} <= set(inspect(db.engine).get_table_names())
+        assert "integrations" not in inspect(db.engine).get_table_names()
+        db.engine.dispose()
+
+
+def test_deleting_a_user_deletes_their_integrations(app, add_user):
+    add_user(1, [{"provider": "reddit", "account_id": "r", "account_name": "u/r"}])
+    with app.app_context():
+        db.session.execute(text("DELETE FROM users WHERE id = 1"))
+        db.session.commit()
+        assert db.session.execute(text("SELECT count(*) FROM integrations")).scalar() == 0
+
+
+@pytest.mark.skipif(not TEST_DATABASE_URL, reason="needs TEST_DATABASE_URL (PostgreSQL)")
+def test_flask_db_upgrade_command_on_postgresql():
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(TEST_DATABASE_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        env = {
+            **os.environ,
+            "APP_ENV": "production",
+            "NEXTAUTH_SECRET": SECRET,
+            "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+            "DATABASE_URL": postgres_schema_url(schema),
+        }
+        for command in (["db", "upgrade"], ["seed-demo", "--user-id", "3"]):
+            result = subprocess.run(
+                [sys.executable, "-m", "flask", "--app", "wsgi", *command],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert result.returncode == 0, result.stderr
+        with psycopg.connect(TEST_DATABASE_URL, autocommit=True) as conn:
+            rows = conn.execute(
+                f'SELECT provider FROM "{schema}".integrations WHERE user_id = 3 ORDER BY id'
+            ).fetchall()
+        assert [r[0] for r in rows] == ["instagram", "tiktok", "reddit", "onlyfans"]
+    finally:
+        with psycopg.connect(TEST_DATABASE_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
