@@ -94,9 +94,7 @@ def _user_id_from_database(token: str) -> int:
     if not _SESSION_TOKEN.fullmatch(token):
         raise unauthorized()
     now = utcnow()
-    statement = select(Session.user_id).where(
-        Session.session_token == token, Session.expires > now
-    )
+    statement = select(Session.user_id).where(Session.session_token == token, Session.expires > now)
     user_id = run_with_retry(
         lambda: db.session.execute(statement).scalar_one_or_none(),
         failure_message="Failed to fetch integrations",

@@ -30,17 +30,31 @@ def sign_in() -> ResponseReturnValue:
     cookie = ("__Secure-" if secure else "") + "next-auth.session-token"
     if current_app.config["NEXTAUTH_SESSION_STRATEGY"] == "jwt":
         now = int(time.time())
-        claims = {"sub": user_id, "iat": now, "exp": now + SESSION_DAYS * 86400,
-                  "jti": str(uuid.uuid4())}
+        claims = {
+            "sub": user_id,
+            "iat": now,
+            "exp": now + SESSION_DAYS * 86400,
+            "jti": str(uuid.uuid4()),
+        }
         token = encode_session_token(claims, cookie, current_app.config["NEXTAUTH_SECRETS"][0])
     else:
         token = str(uuid.uuid4())
-        db.session.add(Session(user_id=int(user_id), session_token=token,
-                               expires=utcnow() + timedelta(days=SESSION_DAYS)))
+        db.session.add(
+            Session(
+                user_id=int(user_id),
+                session_token=token,
+                expires=utcnow() + timedelta(days=SESSION_DAYS),
+            )
+        )
         db.session.commit()
     response = redirect("/api/integrations/status", code=303)
-    response.set_cookie(cookie, token, max_age=SESSION_DAYS * 86400, httponly=True,
-                        secure=secure, samesite="Lax", path="/")
+    response.set_cookie(
+        cookie,
+        token,
+        max_age=SESSION_DAYS * 86400,
+        httponly=True,
+        secure=secure,
+        samesite="Lax",
+        path="/",
+    )
     return response
-
-

@@ -74,9 +74,7 @@ def encode_session_token(claims: dict[str, Any], cookie_name: str, secret: str) 
         encryptor = Cipher(algorithms.AES(key[32:]), modes.CBC(iv)).encryptor()
         ciphertext = encryptor.update(padded) + encryptor.finalize()
         tag = _cbc_hs512_tag(key[:32], aad, iv, ciphertext)
-    return ".".join(
-        [header_b64, "", _b64encode(iv), _b64encode(ciphertext), _b64encode(tag)]
-    )
+    return ".".join([header_b64, "", _b64encode(iv), _b64encode(ciphertext), _b64encode(tag)])
 
 
 def _allowed_encryptions(cookie_name: str) -> tuple[str, ...]:

@@ -58,9 +58,7 @@ def upgrade() -> None:
             ["user_id"], ["users.id"], name="fk_integrations_user_id_users", ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name="pk_integrations"),
-        sa.UniqueConstraint(
-            "user_id", "provider", "account_id", name="uq_integrations_user_id"
-        ),
+        sa.UniqueConstraint("user_id", "provider", "account_id", name="uq_integrations_user_id"),
     )
     op.create_index("ix_integrations_expires_at", "integrations", ["expires_at"])
 
