@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import api, cli, crypto, database, http, logs, ratelimit
+from . import api, cli, crypto, database, http, logs, providers, ratelimit
 from .config import ConfigError, environment, load_settings
 from .extensions import db, migrate
 
@@ -36,6 +36,9 @@ def create_app(environ: Mapping[str, str] | None = None) -> Flask:
 
     logs.init_app(app)
     crypto.init_app(app)
+    app.extensions["providers"] = providers.build(
+        app.config["PROVIDERS"], app.config["PROVIDER_TIMEOUT"], app.config["PROVIDER_RETRIES"]
+    )
     db.init_app(app)
     migrate.init_app(
         app, db, directory=str(Path(app.root_path).parent / "migrations"), render_as_batch=True

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import re
 import time
+from datetime import timedelta
 
 import click
 from flask import Flask
-from flask.cli import with_appcontext
+from flask.cli import AppGroup, with_appcontext
 
+from . import integrations
 from .demo import seed_demo
-from .timeutil import utcnow
+from .refresh import refresh_due
+from .timeutil import iso_z, utcnow
+
+integrations_cli = AppGroup("integrations", help="Operate on creators' integrations.")
+_DURATION = re.compile(r"(\d+)([smhd])")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
 @click.command("seed-demo")
@@ -39,5 +47,44 @@ def seed_demo_command(user_id: int, count: int) -> None:
     )
 
 
+def parse_duration(
+    _ctx: click.Context, _param: click.Parameter, value: str | None
+) -> timedelta | None:
+    if value is None:
+        return None
+    match = _DURATION.fullmatch(value)
+    if not match:
+        raise click.BadParameter("use a number and a unit: 90s, 15m, 24h, 7d")
+    return timedelta(**{_UNITS[match[2]]: int(match[1])})
+
+
+@integrations_cli.command("refresh-due")
+@click.option(
+    "--within",
+    callback=parse_duration,
+    metavar="DURATION",
+    help="Refresh tokens expiring within this window (default: per provider).",
+)
+def refresh_due_command(within: timedelta | None) -> None:
+    """Refresh tokens that expire soon; safe to run from cron on several hosts at once."""
+    summary = refresh_due(utcnow(), within)
+    click.echo(f"refreshed={summary.refreshed} failed={summary.failed} skipped={summary.skipped}")
+
+
+@integrations_cli.command("list")
+@click.option("--user-id", type=click.IntRange(min=1), required=True)
+def list_command(user_id: int) -> None:
+    """A user's integrations and their status (never their secrets)."""
+    items = integrations.list_for_user(user_id, utcnow())
+    if not items:
+        click.echo(f"user {user_id} has no integrations")
+    for item in items:
+        click.echo(
+            f"{item.id:>8}  {item.provider:<10} {item.account_id:<24} "
+            f"{item.account_name:<24} {item.status:<9} {iso_z(item.expires_at) or '-'}"
+        )
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
+    app.cli.add_command(integrations_cli)

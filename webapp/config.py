@@ -15,6 +15,11 @@ from urllib.parse import urlsplit
 from cryptography.fernet import Fernet
 from limits import parse_many
 
+from .providers.base import ProviderSettings
+
+OAUTH_PROVIDER_NAMES = ("instagram", "tiktok", "reddit")
+# Reddit throttles generic agents; its format is <platform>:<app id>:<version> (by /u/<user>).
+DEFAULT_USER_AGENT = "web:creator-integrations:1.0 (by /u/creator-platform)"
 APP_ENVS = ("production", "development", "test")
 SESSION_STRATEGIES = ("database", "jwt")
 RATELIMIT_STRATEGIES = ("fixed-window", "moving-window", "sliding-window-counter")
@@ -52,8 +57,60 @@ def load_settings(environ: Mapping[str, str], instance_path: str) -> dict[str, A
         "NEXTAUTH_URL": _http_url(environ, "NEXTAUTH_URL", "http://localhost:3000"),
         "TOKEN_ENCRYPTION_KEYS": _encryption_keys(environ, dev_secrets),
         "TRUSTED_PROXY_COUNT": _non_negative_int(environ, "TRUSTED_PROXY_COUNT", 0),
+        "PUBLIC_BASE_URL": _optional_url(environ, "PUBLIC_BASE_URL"),
+        "ALLOWED_ORIGINS": _origins(environ),
+        "PROVIDERS": _providers(environ),
+        "PROVIDER_TIMEOUT": (
+            _positive_int(environ, "PROVIDER_CONNECT_TIMEOUT_MS", 2000) / 1000,
+            _positive_int(environ, "PROVIDER_READ_TIMEOUT_MS", 5000) / 1000,
+        ),
+        "PROVIDER_RETRIES": _non_negative_int(environ, "PROVIDER_RETRIES", 2),
+        "REFRESH_MAX_FAILURES": _positive_int(environ, "REFRESH_MAX_FAILURES", 5),
         "LOG_LEVEL": _choice(environ, "LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"),
     }
+
+
+def _optional_url(environ: Mapping[str, str], name: str) -> str | None:
+    return _http_url(environ, name, "") if environ.get(name) else None
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _origins(environ: Mapping[str, str]) -> tuple[str, ...]:
+    """Origins besides this service's own that may send state-changing requests."""
+    found = [_origin(_http_url(environ, "NEXTAUTH_URL", "http://localhost:3000"))]
+    if environ.get("PUBLIC_BASE_URL"):
+        found.append(_origin(_http_url(environ, "PUBLIC_BASE_URL", "")))
+    for position, raw in enumerate(environ.get("ALLOWED_ORIGINS", "").split(","), start=1):
+        if raw.strip():
+            parts = urlsplit(raw.strip())
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
+                raise ConfigError(f"ALLOWED_ORIGINS entry {position} must be an origin")
+            found.append(_origin(raw.strip()))
+    return tuple(dict.fromkeys(found))
+
+
+def _providers(environ: Mapping[str, str]) -> dict[str, ProviderSettings]:
+    """Client settings of each OAuth provider whose credentials are set."""
+    configured = {}
+    for name in OAUTH_PROVIDER_NAMES:
+        prefix = name.upper()
+        client_id = environ.get(f"{prefix}_CLIENT_ID", "")
+        client_secret = environ.get(f"{prefix}_CLIENT_SECRET", "")
+        if bool(client_id) != bool(client_secret):
+            raise ConfigError(f"{prefix}_CLIENT_ID and {prefix}_CLIENT_SECRET go together")
+        if not client_id:
+            continue
+        configured[name] = ProviderSettings(
+            client_id=client_id,
+            client_secret=client_secret,
+            base_url=_optional_url(environ, f"{prefix}_BASE_URL"),
+            user_agent=environ.get(f"{prefix}_USER_AGENT") or DEFAULT_USER_AGENT,
+        )
+    return configured
 
 
 def database_url(url: str) -> str:

@@ -7,13 +7,20 @@ class ApiError(Exception):
     """An error the client is told about: a contract code, a message and an HTTP status."""
 
     def __init__(
-        self, code: str, message: str, status: int, *, retry_after: int | None = None
+        self,
+        code: str,
+        message: str,
+        status: int,
+        *,
+        retry_after: int | None = None,
+        field: str | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = status
         self.retry_after = retry_after
+        self.field = field  # the request field a VALIDATION_ERROR is about
 
 
 def unauthorized() -> ApiError:

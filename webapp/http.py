@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 import uuid
 from typing import Any
@@ -43,8 +44,11 @@ def envelope(data: dict[str, Any], status: int = 200) -> tuple[dict[str, Any], i
     return {"success": True, "data": data, "duration": g.duration_ms}, status
 
 
-def error_body(code: str, message: str) -> dict[str, Any]:
-    body: dict[str, Any] = {"success": False, "error": {"code": code, "message": message}}
+def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
+    error = {"code": code, "message": message}
+    if field:
+        error["field"] = field
+    body: dict[str, Any] = {"success": False, "error": error}
     if code not in _CODES_WITHOUT_DURATION:
         g.duration_ms = elapsed_ms()
         body["duration"] = g.duration_ms
@@ -86,6 +90,7 @@ def _log(response: Response) -> None:
         "path": request.path,
         "status": response.status_code,
         "durationMs": elapsed_ms(),
+        "pid": os.getpid(),
     }
     fields.update(g.get("log_fields", {}))
     request_log.info("request", extra={"fields": fields})
@@ -94,7 +99,7 @@ def _log(response: Response) -> None:
 def _api_error(err: ApiError) -> tuple[dict[str, Any], int]:
     if err.retry_after is not None:
         g.retry_after = err.retry_after
-    return error_body(err.code, err.message), err.status
+    return error_body(err.code, err.message, err.field), err.status
 
 
 def _rate_limited(err: RateLimitExceeded) -> tuple[dict[str, Any], int]:

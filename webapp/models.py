@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .crypto import EncryptedText
@@ -55,7 +55,29 @@ class Integration(Base):
     refresh_token: Mapped[str | None] = mapped_column(EncryptedText)
     api_key: Mapped[str | None] = mapped_column(EncryptedText)
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    scope: Mapped[str | None] = mapped_column(Text)
+    # Background refresh bookkeeping: failures in a row, when to try next, what went wrong.
+    refresh_failures: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    next_refresh_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_refresh_error: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         UtcDateTime, nullable=False, default=utcnow, onupdate=utcnow
     )
+
+
+class OAuthState(Base):
+    """A pending authorization: single-use, bound to a user and provider, short-lived.
+
+    Only a hash of the state is kept, so a database read cannot complete someone's flow.
+    """
+
+    __tablename__ = "oauth_states"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    state_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    provider: Mapped[str] = mapped_column(String(32), nullable=False)
+    redirect_uri: Mapped[str] = mapped_column(Text, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False, default=utcnow)

@@ -1,0 +1,76 @@
+"""What every OAuth provider module offers, and the errors they raise."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSettings:
+    """Client credentials and where the provider's documented URLs point."""
+
+    client_id: str
+    client_secret: str
+    base_url: str | None  # replaces scheme and host of every documented URL (sandboxes, tests)
+    user_agent: str
+
+
+@dataclass(frozen=True, slots=True)
+class TokenSet:
+    """Tokens as a provider returned them; lifetimes in seconds, always from the provider."""
+
+    access_token: str
+    refresh_token: str | None = None
+    expires_in: int | None = None
+    scope: str | None = None
+    account_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: str
+    name: str
+
+
+class ProviderError(Exception):
+    """The provider could not do what was asked."""
+
+
+class ReauthRequired(ProviderError):
+    """The grant is dead (revoked, expired, invalid): only a new authorization helps."""
+
+
+class ProviderUnavailable(ProviderError):
+    """Unreachable, failing or throttling after retries; try again later."""
+
+    def __init__(self, message: str, retry_after: int = 30) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class OAuthProvider(Protocol):
+    """One provider's OAuth 2.0 authorization code flow, refresh and revocation."""
+
+    name: str
+    display_name: str
+
+    def authorization_url(self, state: str, redirect_uri: str) -> str:
+        """Where to send the creator to approve access."""
+        ...
+
+    def exchange_code(self, code: str, redirect_uri: str) -> TokenSet:
+        """Trade an authorization code for tokens."""
+        ...
+
+    def fetch_account(self, tokens: TokenSet) -> Account:
+        """The provider's id and display name of the account that approved."""
+        ...
+
+    def refresh(self, access_token: str | None, refresh_token: str | None) -> TokenSet:
+        """New tokens from the provider's refresh grant; ReauthRequired when it is dead."""
+        ...
+
+    def revoke(self, access_token: str | None, refresh_token: str | None) -> None:
+        """Revoke at the provider where it offers revocation (best effort)."""
+        ...
