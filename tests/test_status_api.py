@@ -283,7 +283,7 @@ def test_every_response_carries_the_contract_headers(client, signed_in):
         client.get("/api/integrations/status"),
         client.get("/api/nothing-here"),
         client.post("/api/integrations/status"),
-        client.get("/"),
+        client.get("/no-such-page"),
     ]
     client.delete_cookie("next-auth.session-token")
     responses.append(client.get("/api/integrations/status"))

@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import api, cli, crypto, database, http, logs, providers, ratelimit
+from . import api, cli, crypto, database, http, logs, pages, providers, ratelimit
 from .config import ConfigError, environment, load_settings
 from .extensions import db, migrate
 
@@ -45,10 +45,12 @@ def create_app(environ: Mapping[str, str] | None = None) -> Flask:
     )
     database.init_app(app)
     http.init_app(app)
-    ratelimit.init_app(app, limited=[api.bp])
+    ratelimit.init_app(app, limited=[api.bp, pages.bp])
     cli.init_app(app)
 
+    app.config["PAGE_CSP"] = pages.page_csp(app.extensions["providers"])
     app.register_blueprint(api.bp)
+    app.register_blueprint(pages.bp)
     if app.config["APP_ENV"] == "development":
         from . import dev
 

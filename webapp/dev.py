@@ -47,7 +47,7 @@ def sign_in() -> ResponseReturnValue:
             )
         )
         db.session.commit()
-    response = redirect("/api/integrations/status", code=303)
+    response = redirect("/integrations", code=303)
     response.set_cookie(
         cookie,
         token,

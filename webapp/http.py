@@ -8,7 +8,7 @@ import time
 import uuid
 from typing import Any
 
-from flask import Flask, g, request
+from flask import Flask, current_app, g, request
 from flask.wrappers import Response
 from flask_limiter import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
@@ -17,6 +17,7 @@ from . import ratelimit
 from .errors import ApiError
 
 CACHE_CONTROL = "private, no-cache, no-store, must-revalidate"
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
 # Answered before any work is done, so the contract shows them without `duration`.
 _CODES_WITHOUT_DURATION = ("UNAUTHORIZED", "RATE_LIMIT_EXCEEDED")
 _HTTP_CODES = {
@@ -78,6 +79,12 @@ def _finish(response: Response) -> Response:
     response.headers["X-Correlation-Id"] = g.get("correlation_id") or str(uuid.uuid4())
     response.headers["X-Duration-Ms"] = str(elapsed_ms())
     response.headers["Cache-Control"] = CACHE_CONTROL
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Content-Security-Policy"] = (
+        current_app.config["PAGE_CSP"] if response.mimetype == "text/html" else API_CSP
+    )
     _log(response)
     return response
 

@@ -1,0 +1,84 @@
+// Page behaviour around HTMX: messages, polling only while visible, focus after swaps.
+(function () {
+  "use strict";
+
+  function listElement() {
+    return document.getElementById("integration-list");
+  }
+
+  function showMessage(text) {
+    var region = document.getElementById("messages");
+    if (!region) return;
+    var box = document.createElement("div");
+    box.className = "message message-error";
+    box.setAttribute("role", "alert");
+    var p = document.createElement("p");
+    p.textContent = text;
+    var close = document.createElement("button");
+    close.type = "button";
+    close.className = "message-dismiss";
+    close.setAttribute("data-dismiss", "");
+    close.setAttribute("aria-label", "Dismiss message");
+    close.textContent = "\u00d7";
+    box.appendChild(p);
+    box.appendChild(close);
+    region.replaceChildren(box);
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-dismiss]");
+    if (button) button.closest(".message").remove();
+  });
+
+  var lastTargetId = null;
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var polling = event.detail.elt === listElement();
+    // The list polls every 60 s; a hidden tab need not ask.
+    if (polling && document.hidden) {
+      event.preventDefault();
+      return;
+    }
+    lastTargetId = polling ? null : (event.detail.target && event.detail.target.id) || null;
+  });
+
+  document.addEventListener("visibilitychange", function () {
+    var list = listElement();
+    if (!document.hidden && list && window.htmx) {
+      window.htmx.ajax("GET", list.getAttribute("hx-get"), { source: list, target: list, swap: "outerHTML" });
+    }
+  });
+
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var xhr = event.detail.xhr;
+    if (xhr.status < 400 || xhr.status === 422) return;
+    // Our error fragments say where they go; anything else becomes a readable message.
+    if (xhr.getResponseHeader("HX-Retarget")) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    } else {
+      event.detail.shouldSwap = false;
+      showMessage("Something went wrong (" + xhr.status + "). Please try again.");
+    }
+  });
+
+  document.addEventListener("htmx:sendError", function () {
+    showMessage("The network seems to be down. Please check your connection and try again.");
+  });
+
+  document.addEventListener("htmx:afterSettle", function (event) {
+    if (!lastTargetId) return;
+    var id = lastTargetId;
+    lastTargetId = null;
+    if (id === "messages") return;
+    var replaced = document.getElementById(id);
+    if (id === "onlyfans-form" && replaced) {
+      var invalid = replaced.querySelector("[aria-invalid=true]");
+      if (invalid) invalid.focus();
+      return;
+    }
+    var title = replaced && replaced.querySelector(".card-title");
+    var fallback = document.getElementById("accounts-title");
+    (title || fallback).focus();
+  });
+})();
