@@ -68,6 +68,12 @@ def test_malformed_setting_stops_naming_it(name, value):
     assert name in start_error(GOOD | {name: value})
 
 
+def test_retry_budget_beyond_two_seconds_stops_naming_the_settings():
+    message = start_error(GOOD | {"DB_CONNECT_TIMEOUT_MS": "400"})
+
+    assert "DB_CONNECT_TIMEOUT_MS" in message and "DB_RETRY_DELAYS_MS" in message
+
+
 def test_plain_postgresql_url_uses_psycopg3():
     app = create_app(GOOD | {"DATABASE_URL": "postgresql://u@db.example:5432/app"})
 

@@ -17,6 +17,7 @@ from limits import parse_many
 
 from .providers.base import ProviderSettings
 
+DB_FAULT_BUDGET_S = 1.8  # leaves room for the rest of the request within the contract's 2 s
 OAUTH_PROVIDER_NAMES = ("instagram", "tiktok", "reddit")
 # Reddit throttles generic agents; its format is <platform>:<app id>:<version> (by /u/<user>).
 DEFAULT_USER_AGENT = "web:creator-integrations:1.0 (by /u/creator-platform)"
@@ -32,6 +33,18 @@ class ConfigError(Exception):
 
 def load_settings(environ: Mapping[str, str], instance_path: str) -> dict[str, Any]:
     """Turn environment variables into typed Flask config values."""
+    settings = _read(environ, instance_path)
+    attempts = len(settings["DB_RETRY_DELAYS"]) + 1
+    budget = attempts * settings["DB_CONNECT_TIMEOUT"] + sum(settings["DB_RETRY_DELAYS"])
+    if budget > DB_FAULT_BUDGET_S:
+        raise ConfigError(
+            f"DB_CONNECT_TIMEOUT_MS and DB_RETRY_DELAYS_MS allow {budget:.2f}s of retrying; "
+            f"the contract answers within 2s (keep it under {DB_FAULT_BUDGET_S}s)"
+        )
+    return settings
+
+
+def _read(environ: Mapping[str, str], instance_path: str) -> dict[str, Any]:
     app_env = _choice(environ, "APP_ENV", APP_ENVS, "production")
     dev_secrets = _DevSecrets(instance_path) if app_env == "development" else None
     return {

@@ -92,7 +92,7 @@ class BoundedConnection(psycopg.Connection[Any]):
     contract's two-second answer when the server is unreachable.
     """
 
-    connect_timeout: float = 0.25
+    connect_timeout: float = 0.2
 
     @classmethod
     def _connect_gen(cls, conninfo: str = "") -> Any:

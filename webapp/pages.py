@@ -166,8 +166,7 @@ def reconnect(provider: str, account_id: str) -> Any:
     )
 
 
-@bp.route("/integrations/<provider>/<account_id>", methods=["DELETE"])
-@bp.post("/integrations/<provider>/<account_id>/disconnect")
+@bp.route("/integrations/<provider>/<account_id>/disconnect", methods=["POST", "DELETE"])
 def disconnect(provider: str, account_id: str) -> Any:
     integrations.disconnect(current_user_id(), provider, account_id)
     if not is_htmx():
