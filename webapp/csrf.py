@@ -36,8 +36,12 @@ def token_for_request() -> str | None:
     return base64.urlsafe_b64encode(digest[:24]).decode()
 
 
-def check_request() -> None:
-    """Raise FORBIDDEN for a state-changing request that another site could have made."""
+def check_request(*, always_require_token: bool = False) -> None:
+    """Raise FORBIDDEN for a state-changing request that another site could have made.
+
+    JSON API clients are covered by the Origin checks (a foreign page cannot send JSON
+    without CORS); form and HTMX requests, and every page action, also need the token.
+    """
     if request.method in SAFE_METHODS:
         return
     if request.headers.get("Sec-Fetch-Site") == "cross-site":
@@ -45,7 +49,8 @@ def check_request() -> None:
     origin = request.headers.get("Origin")
     if origin is not None and origin not in _allowed_origins():
         raise forbidden()
-    if request.mimetype in FORM_TYPES or request.headers.get("HX-Request"):
+    needs_token = request.mimetype in FORM_TYPES or request.headers.get("HX-Request")
+    if always_require_token or needs_token:
         sent = request.headers.get(TOKEN_HEADER) or request.form.get(TOKEN_FIELD, "")
         expected = token_for_request()
         if expected is None or not hmac.compare_digest(sent.encode(), expected.encode()):

@@ -97,7 +97,7 @@ def _span(seconds: float) -> str:
 
 @bp.before_request
 def refuse_cross_site() -> None:
-    check_request()
+    check_request(always_require_token=True)
 
 
 @bp.app_context_processor
