@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import api, cli, crypto, database, http, logs, pages, providers, ratelimit
+from . import api, cli, crypto, database, http, logs, ops, pages, providers, ratelimit
 from .config import ConfigError, environment, load_settings
 from .extensions import db, migrate
 
@@ -51,6 +51,7 @@ def create_app(environ: Mapping[str, str] | None = None) -> Flask:
     app.config["PAGE_CSP"] = pages.page_csp(app.extensions["providers"])
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(ops.bp)
     if app.config["APP_ENV"] == "development":
         from . import dev
 

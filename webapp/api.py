@@ -13,6 +13,7 @@ from .csrf import check_request
 from .errors import ApiError
 from .http import envelope
 from .integrations import IntegrationStatus
+from .metrics import EXPIRED_SEEN
 from .timeutil import iso_z, utcnow
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -48,10 +49,9 @@ def refuse_cross_site() -> None:
 def integrations_status() -> Any:
     user_id = current_user_id()
     items = integrations.list_for_user(user_id, now=utcnow())
-    g.log_fields = {
-        "integrationCount": len(items),
-        "expiredCount": sum(1 for item in items if item.status == "expired"),
-    }
+    expired = sum(1 for item in items if item.status == "expired")
+    g.log_fields = {"integrationCount": len(items), "expiredCount": expired}
+    EXPIRED_SEEN.inc(expired)
     return envelope({"integrations": [integration_json(item) for item in items]})
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from .errors import ApiError
 from .extensions import db
+from .metrics import DB_RETRIES
 
 T = TypeVar("T")
 log = logging.getLogger("webapp.db")
@@ -58,7 +59,7 @@ def run_with_retry(work: Callable[[], T], *, failure_message: str) -> T:
                     extra={"fields": {"attempts": attempt + 1, "error": _describe(err)}},
                 )
                 raise DatabaseUnavailable(failure_message) from err
-            _count_retry()
+            DB_RETRIES.inc()
             log.warning(
                 "database connection failed, retrying",
                 extra={"fields": {"attempt": attempt + 1, "delayMs": int(delays[attempt] * 1000)}},
@@ -77,12 +78,6 @@ def _discard_session() -> None:
 def _describe(err: BaseException) -> str:
     orig = getattr(err, "orig", None)
     return type(orig or err).__name__
-
-
-def _count_retry() -> None:
-    counter = current_app.extensions.get("db_retry_counter")
-    if counter is not None:
-        counter()
 
 
 class BoundedConnection(psycopg.Connection[Any]):

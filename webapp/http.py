@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from . import ratelimit
 from .errors import ApiError
+from .metrics import ERRORS, REQUESTS
 
 CACHE_CONTROL = "private, no-cache, no-store, must-revalidate"
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
@@ -46,6 +47,7 @@ def envelope(data: dict[str, Any], status: int = 200) -> tuple[dict[str, Any], i
 
 
 def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
+    g.error_code = code
     error = {"code": code, "message": message}
     if field:
         error["field"] = field
@@ -85,8 +87,18 @@ def _finish(response: Response) -> Response:
     response.headers["Content-Security-Policy"] = (
         current_app.config["PAGE_CSP"] if response.mimetype == "text/html" else API_CSP
     )
+    _observe(response)
     _log(response)
     return response
+
+
+def _observe(response: Response) -> None:
+    endpoint = request.endpoint or "unmatched"
+    REQUESTS.labels(endpoint, request.method, str(response.status_code)).observe(
+        elapsed_ms() / 1000
+    )
+    if response.status_code >= 400:
+        ERRORS.labels(endpoint, g.get("error_code", str(response.status_code))).inc()
 
 
 def _log(response: Response) -> None:

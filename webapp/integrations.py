@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from .database import run_with_retry
 from .errors import ApiError
 from .extensions import db
+from .metrics import REFRESHES
 from .models import Integration
 from .providers import (
     ALL_PROVIDERS,
@@ -203,14 +204,19 @@ def refresh_now(user_id: int, provider: str, account_id: str, now: datetime) -> 
 
 def refresh_row(row: Integration, client: OAuthProvider, now: datetime) -> None:
     """Refresh a locked row in place; the caller commits. Records a dead grant as such."""
-    if row.provider == "instagram" and row.expires_at is not None and row.expires_at <= now:
-        mark_reauth_required(row)
-        raise ReauthRequired("instagram tokens cannot be refreshed once expired")
     try:
+        if row.provider == "instagram" and row.expires_at is not None and row.expires_at <= now:
+            raise ReauthRequired("instagram tokens cannot be refreshed once expired")
         tokens = client.refresh(row.access_token, row.refresh_token)
     except ReauthRequired:
         mark_reauth_required(row)
+        REFRESHES.labels(row.provider, "reauth_required").inc()
         raise
+    except ProviderError as err:
+        outcome = "unavailable" if isinstance(err, ProviderUnavailable) else "error"
+        REFRESHES.labels(row.provider, outcome).inc()
+        raise
+    REFRESHES.labels(row.provider, "refreshed").inc()
     apply_tokens(row, tokens, now)
     _clear_refresh_failures(row)
     log.info(

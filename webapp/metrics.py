@@ -1,0 +1,51 @@
+"""Prometheus metrics, correct across gunicorn workers (prometheus-client multiprocess mode).
+
+gunicorn.conf.py sets PROMETHEUS_MULTIPROC_DIR before the app is imported; without it (tests,
+`flask run`) the metrics live in this process's default registry.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+REQUESTS = Histogram(
+    "integrations_http_request_duration_seconds",
+    "Request latency by endpoint and status; p50/p95/p99 come from its buckets.",
+    ["endpoint", "method", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0),
+)
+ERRORS = Counter(
+    "integrations_http_errors_total",
+    "Error responses by endpoint and error code.",
+    ["endpoint", "code"],
+)
+DB_RETRIES = Counter(
+    "integrations_db_retries_total", "Retries of connection-level database failures."
+)
+EXPIRED_SEEN = Counter(
+    "integrations_expired_seen_total", "Expired integrations returned by the status endpoint."
+)
+REFRESHES = Counter(
+    "integrations_token_refresh_total",
+    "Token refresh attempts by provider and outcome.",
+    ["provider", "outcome"],
+)
+
+
+def exposition() -> tuple[bytes, str]:
+    """The metrics text of every worker (or of this process when not under gunicorn)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
