@@ -1,0 +1,150 @@
+"""Reddit OAuth2: HTTP Basic client auth, permanent refresh tokens that do not rotate, and a
+throttle on generic User-Agents (www.reddit.com and oauth.reddit.com on one server)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .base import ProviderStandIn, Route
+from .wire import RecordedRequest, Response, json_response
+
+ACCESS_LIFETIME = 3600
+GENERIC_AGENT = re.compile(
+    r"^\s*(python-requests|python-urllib|python-httpx|httpx|aiohttp|curl|wget|go-http-client"
+    r"|okhttp|java|axios|node-fetch|undici|libwww-perl|ruby|guzzle|postmanruntime)\b",
+    re.IGNORECASE,
+)
+
+
+class RedditStandIn(ProviderStandIn):
+    """Refresh answers carry no new refresh token; revocation is RFC 7009 (204)."""
+
+    name = "reddit"
+    default_client_id = "StandInRedditClient22"
+    default_client_secret = "reddit-standin-secret"
+    default_account_id = "abc123"
+    default_account_name = "reddit_creator"
+    authorize_path = "/api/v1/authorize"
+    default_scope = "identity read submit"
+
+    def authorize_url(self, redirect_uri: str, state: str, **params: str) -> str:
+        return super().authorize_url(redirect_uri, state, **{"duration": "permanent", **params})
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # Newer answers to a refresh have been seen repeating the same refresh_token.
+        self.refresh_includes_refresh_token = False
+        # prawcore notes Reddit answering token errors with 200 {"error": ...}; set 200 for that.
+        self.token_error_status = 400
+        self.throttled: list[RecordedRequest] = []  # requests refused for a generic User-Agent
+
+    def routes(self) -> dict[tuple[str, str], Route]:
+        api = self._descriptive_agent_required
+        return {
+            # The authorize page is visited by the creator's browser, not by the service.
+            ("GET", "/api/v1/authorize"): self._authorize,
+            ("GET", "/api/v1/authorize.compact"): self._authorize,
+            ("POST", "/api/v1/access_token"): api(self._access_token),
+            ("POST", "/api/v1/revoke_token"): api(self._revoke_token),
+            ("GET", "/api/v1/me"): api(self._me),
+        }
+
+    def route_path(self, path: str) -> str:
+        return path.rstrip("/") or "/"
+
+    def authorize_problem(self, query: dict[str, str]) -> tuple[str, str] | None:
+        if query.get("duration") not in ("temporary", "permanent"):
+            return "invalid_request", "duration must be temporary or permanent"
+        return super().authorize_problem(query)
+
+    def _descriptive_agent_required(self, route: Route) -> Route:
+        def guarded(request: RecordedRequest) -> Response:
+            agent = request.user_agent or ""
+            if not agent.strip() or GENERIC_AGENT.match(agent):
+                self.throttled.append(request)
+                return json_response(429, {"message": "Too Many Requests", "error": 429})
+            return route(request)
+
+        return guarded
+
+    def _access_token(self, request: RecordedRequest) -> Response:
+        if request.basic_auth != (self.client_id, self.client_secret):
+            return _unauthorized('Basic realm="reddit"')
+        form = request.form
+        grant_type = form.get("grant_type")
+        if grant_type == "authorization_code":
+            return self._exchange_code(form)
+        if grant_type == "refresh_token":
+            return self._refresh(form)
+        return self._grant_error("unsupported_grant_type")
+
+    def _exchange_code(self, form: dict[str, str]) -> Response:
+        code, _ = self.ledger.redeem(form.get("code", ""), form.get("redirect_uri", ""))
+        if code is None:
+            return self._grant_error("invalid_grant")
+        grant = self.ledger.new_grant()
+        payload = self._access_answer(grant, code.scope)
+        if code.params.get("duration") == "permanent":
+            refresh = self.ledger.issue("refresh", grant=grant, scope=code.scope, expires_at=None)
+            payload["refresh_token"] = refresh.value
+        return json_response(200, payload)
+
+    def _refresh(self, form: dict[str, str]) -> Response:
+        old, state = self.ledger.lookup(form.get("refresh_token", ""), "refresh")
+        if old is None or state != "valid":
+            return self._grant_error("invalid_grant")
+        payload = self._access_answer(old.grant, old.scope)
+        if self.refresh_includes_refresh_token:
+            payload["refresh_token"] = old.value
+        return json_response(200, payload)
+
+    def _access_answer(self, grant: int, scope: str) -> dict[str, Any]:
+        expires_at = self.ledger.now() + ACCESS_LIFETIME
+        access = self.ledger.issue("access", grant=grant, scope=scope, expires_at=expires_at)
+        return {
+            "access_token": access.value,
+            "token_type": "bearer",
+            "expires_in": ACCESS_LIFETIME,
+            "scope": scope,
+        }
+
+    def _revoke_token(self, request: RecordedRequest) -> Response:
+        if request.basic_auth != (self.client_id, self.client_secret):
+            return _unauthorized('Basic realm="reddit"')
+        token = self.ledger.tokens.get(request.form.get("token", ""))
+        if token is not None and token.kind == "refresh":
+            self.ledger.revoke_grant(token.grant)  # and every access token it issued
+        elif token is not None:
+            token.revoked = True  # an access token alone
+        return Response(204)
+
+    def _me(self, request: RecordedRequest) -> Response:
+        token, state = self.ledger.lookup(request.bearer or "", "access")
+        if token is None or state != "valid":
+            return _unauthorized('Bearer realm="reddit", error="invalid_token"')
+        if not {"identity", "*"} & set(re.split(r"[\s,]+", token.scope)):
+            return json_response(403, {"message": "Forbidden", "error": 403})
+        profile = {
+            "id": self.account_id,
+            "name": self.account_name,
+            "created_utc": 1500000000.0,
+            "has_verified_email": True,
+            "is_suspended": False,
+            "icon_img": "",
+        }
+        limits = {
+            "X-Ratelimit-Used": "1",
+            "X-Ratelimit-Remaining": "99.0",
+            "X-Ratelimit-Reset": "600",
+        }
+        return json_response(200, profile, limits)
+
+    def _grant_error(self, error: str) -> Response:
+        return json_response(self.token_error_status, {"error": error})
+
+
+def _unauthorized(challenge: str) -> Response:
+    return json_response(
+        401, {"message": "Unauthorized", "error": 401}, {"WWW-Authenticate": challenge}
+    )
