@@ -7,9 +7,16 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DEV_ENV := APP_ENV=development
 
-.PHONY: install run test lint vectors clean
+AXE := tests/browser/node_modules/axe-core/axe.min.js
+
+.PHONY: install run test lint bench vectors clean
 
 install: $(STAMP)
+
+# axe-core (npm) for the browser tests' accessibility scan; skipped where npm is absent,
+# in which case the browser tests say so (and CI, which has npm, fails instead).
+$(AXE): tests/browser/package-lock.json
+	if command -v npm >/dev/null; then cd tests/browser && npm ci --no-audit --no-fund; fi
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,7 +32,7 @@ run: install
 	@echo
 	$(DEV_ENV) WEB_CONCURRENCY=1 GUNICORN_BIND=$(HOST):$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
-test: install
+test: install $(AXE)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install
