@@ -154,3 +154,44 @@ def logs(app: Flask) -> Iterator[list[dict[str, Any]]]:
     logger.addHandler(handler)
     yield records
     logger.removeHandler(handler)
+
+
+@pytest.fixture
+def standins():
+    """Instagram, TikTok and Reddit stand-ins on loopback, speaking their documented HTTP."""
+    from tests.standins import ProviderStandIns
+
+    with ProviderStandIns() as running:
+        yield running
+
+
+@pytest.fixture
+def provider_app(make_app, standins) -> Flask:
+    """The app configured for the stand-ins, with short provider timeouts for fault tests."""
+    return make_app(
+        **standins.settings(),
+        PROVIDER_READ_TIMEOUT_MS="800",
+        PROVIDER_CONNECT_TIMEOUT_MS="500",
+        PROVIDER_RETRIES="2",
+    )
+
+
+@pytest.fixture
+def creator(provider_app, add_user, db_session_cookie) -> FlaskClient:
+    """A signed-in creator (user 1) on the provider-configured app."""
+    add_user(1)
+    client = provider_app.test_client()
+    client.set_cookie("next-auth.session-token", db_session_cookie(1))
+    return client
+
+
+def connect_via_oauth(client: FlaskClient, provider: str) -> Any:
+    """Connect through the real flow: start, provider's authorize page, callback; the 303."""
+    from urllib.parse import urlsplit
+
+    from tests.standins import authorize_redirect
+
+    started = client.post(f"/api/integrations/connect/{provider}")
+    assert started.status_code == 200, started.get_json()
+    back = urlsplit(authorize_redirect(started.get_json()["data"]["authorizationUrl"]))
+    return client.get(f"{back.path}?{back.query}")
