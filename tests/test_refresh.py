@@ -316,11 +316,10 @@ def test_reconnecting_clears_the_refresh_failures(creator, standins, provider_ap
 @pytest.mark.skipif(
     not TEST_DATABASE_URL, reason="row locks need PostgreSQL: set TEST_DATABASE_URL"
 )
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_two_concurrent_refresh_due_runs_refresh_each_token_once(
     make_app, standins, add_user, db_session_cookie, base_env
 ):
-    if "postgresql" not in base_env["DATABASE_URL"]:
-        pytest.skip("this variant runs on the PostgreSQL backend")
     app = make_app(**standins.settings())
     for user_id in (1, 2, 3):
         add_user(user_id)
