@@ -46,3 +46,48 @@ def test_unknown_key_cannot_read_stored_secrets(make_app, add_user):
 
     with stranger.app_context(), pytest.raises(Exception, match="cannot be decrypted"):
         db.session.execute(select(Integration)).scalar_one()
+
+
+def database_dump(database_url: str) -> str:
+    """The whole database as text, as a backup would hold it."""
+    import sqlite3
+    import subprocess
+    from urllib.parse import parse_qs, unquote, urlsplit
+
+    if database_url.startswith("sqlite:///"):
+        with sqlite3.connect(database_url.removeprefix("sqlite:///")) as conn:
+            dump = "\n".join(conn.iterdump())
+        conn.close()
+        return dump
+    parts = urlsplit(database_url)
+    schema = unquote(parse_qs(parts.query)["options"][0]).split("search_path=")[1]
+    plain_url = database_url.split("?")[0]
+    result = subprocess.run(
+        ["pg_dump", "--schema", schema, plain_url],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return result.stdout
+
+
+def test_database_dump_holds_no_token_in_clear_text(creator, provider_app, database_url):
+    from .conftest import connect_via_oauth
+
+    for provider in ("instagram", "tiktok", "reddit"):
+        connect_via_oauth(creator, provider)
+    creator.post(
+        "/api/integrations/connect/onlyfans",
+        json={"accountId": "of1", "accountName": "OF", "apiKey": "ofapi_secret_0123456789"},
+    )
+    with provider_app.app_context():
+        stored = db.session.execute(select(Integration)).scalars().all()
+        secrets = [s for r in stored for s in (r.access_token, r.refresh_token, r.api_key) if s]
+    assert len(secrets) == 6  # three access tokens, two refresh tokens, one API key
+
+    dump = database_dump(database_url)
+
+    assert "INSERT INTO" in dump or "COPY " in dump
+    for secret in secrets:
+        assert secret not in dump
