@@ -23,14 +23,24 @@ $(STAMP): requirements.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $(STAMP)
 
+SANDBOX_PORT ?= 8101
+
+# Serves the app with demo data; local sandbox providers (the test stand-ins) stand in for
+# Instagram, TikTok and Reddit so Connect and Reconnect can be tried without accounts there.
 run: install
 	$(DEV_ENV) $(BIN)/flask --app wsgi db upgrade
 	$(DEV_ENV) $(BIN)/flask --app wsgi seed-demo --user-id 1
-	@echo
-	@echo "  Sign in as the demo creator: http://$(HOST):$(PORT)/dev/sign-in?user=1"
-	@echo "  Status API:                  http://$(HOST):$(PORT)/api/integrations/status"
-	@echo
-	$(DEV_ENV) WEB_CONCURRENCY=1 GUNICORN_BIND=$(HOST):$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+	@$(BIN)/python -m tests.standins --port $(SANDBOX_PORT) --env-file instance/sandbox.env \
+		--demo-user 1 & sandbox=$$!; trap "kill $$sandbox 2>/dev/null" EXIT INT TERM; \
+	for _ in 1 2 3 4 5 6 7 8 9 10; do test -s instance/sandbox.env && break; sleep 0.3; done; \
+	echo; \
+	echo "  Sign in as the demo creator: http://$(HOST):$(PORT)/dev/sign-in?user=1"; \
+	echo "  Integrations page:           http://$(HOST):$(PORT)/integrations"; \
+	echo "  Status API (JSON):           http://$(HOST):$(PORT)/api/integrations/status"; \
+	echo; \
+	set -a; . instance/sandbox.env; set +a; \
+	$(DEV_ENV) WEB_CONCURRENCY=1 GUNICORN_BIND=$(HOST):$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py \
+		wsgi:app
 
 test: install $(AXE)
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -84,11 +84,11 @@ class ProviderStandIn:
 
     # Lifecycle -----------------------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, port: int = 0) -> None:
         if self._server is not None:
             raise RuntimeError(f"the {self.name} stand-in is already running")
         self._stopping.clear()
-        self._server = LocalServer(type(self).__name__, self._serve)
+        self._server = LocalServer(type(self).__name__, self._serve, port)
 
     def stop(self) -> None:
         """Wake hanging handlers first, so shutdown never waits out a hang."""

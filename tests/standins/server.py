@@ -1,4 +1,4 @@
-"""A threaded HTTP server on an ephemeral 127.0.0.1 port that shuts down without leaks."""
+"""A threaded HTTP server on 127.0.0.1 (an ephemeral port by default) that shuts down cleanly."""
 
 from __future__ import annotations
 
@@ -39,9 +39,9 @@ class _Handler(BaseHTTPRequestHandler):
 class LocalServer:
     """Serves on a daemon thread; stop() closes the socket and joins every thread."""
 
-    def __init__(self, name: str, serve: Serve) -> None:
+    def __init__(self, name: str, serve: Serve, port: int = 0) -> None:
         handler = type(f"{name}Handler", (_Handler,), {"serve": staticmethod(serve)})
-        self._server = _Server(("127.0.0.1", 0), handler)
+        self._server = _Server(("127.0.0.1", port), handler)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
