@@ -115,7 +115,7 @@ def save_account(
     Returns the integration and whether it was created. Reconnecting keeps the same id.
     """
 
-    def save() -> tuple[IntegrationStatus, bool]:
+    def save(first_try: bool = True) -> tuple[IntegrationStatus, bool]:
         row = _find(user_id, provider, account.id, for_update=True)
         created = row is None
         if row is None:
@@ -126,9 +126,11 @@ def save_account(
         _clear_refresh_failures(row)
         try:
             db.session.commit()
-        except IntegrityError:  # the same account connected concurrently: update that row
+        except IntegrityError:
             db.session.rollback()
-            return save()
+            if not first_try:
+                raise
+            return save(first_try=False)  # connected concurrently: now it exists, update it
         return to_status(row, now), created
 
     return run_with_retry(save, failure_message="Failed to save integration")
