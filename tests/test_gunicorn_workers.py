@@ -62,7 +62,13 @@ class Gunicorn:
         try:
             conn.request("GET", path, headers=headers)
             response = conn.getresponse()
-            return Reply(response.status, response.headers, json.loads(response.read()))
+            raw = response.read()
+            body = (
+                json.loads(raw)
+                if response.getheader("Content-Type", "").startswith("application/json")
+                else raw.decode()
+            )
+            return Reply(response.status, response.headers, body)
         finally:
             conn.close()
 
@@ -215,3 +221,18 @@ def test_workers_share_one_budget_per_user(gunicorn):
     pids = {e["pid"] for e in served}
     assert len(pids) >= 2, f"one worker served everything: {pids}"
     assert pids <= gunicorn.worker_pids()
+
+
+def test_metrics_add_up_every_workers_requests(gunicorn):
+    alice = jwt_cookie("1")
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(lambda _: gunicorn.get(URL, alice), range(30)))
+
+    metrics = gunicorn.get("/metrics").body
+
+    served = [e for e in gunicorn.request_log() if e["path"] == URL]
+    assert len({e["pid"] for e in served}) >= 2
+    assert (
+        'integrations_http_request_duration_seconds_count{endpoint="api.integrations_status",'
+        'method="GET",status="200"} 30.0'
+    ) in metrics
