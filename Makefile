@@ -9,7 +9,7 @@ DEV_ENV := APP_ENV=development
 
 AXE := tests/browser/node_modules/axe-core/axe.min.js
 
-.PHONY: install run test lint bench vectors clean
+.PHONY: install run test lint bench screenshot vectors clean
 
 install: $(STAMP)
 
@@ -49,6 +49,10 @@ lint: install
 	$(BIN)/ruff check webapp tests migrations wsgi.py gunicorn.conf.py
 	$(BIN)/ruff format --check webapp tests migrations wsgi.py gunicorn.conf.py
 	$(BIN)/mypy webapp
+
+# Refresh README's docs/screenshot.png with the browser tests' own code.
+screenshot: install $(AXE)
+	UPDATE_SCREENSHOT=1 $(BIN)/pytest -q tests/browser -k readme_screenshot
 
 # Regenerate the NextAuth test vectors with NextAuth's own npm packages.
 vectors:

@@ -25,6 +25,12 @@
     region.replaceChildren(box);
   }
 
+  // An outcome in the address (?connected=tiktok, after OAuth or a plain form) is said once:
+  // a reload or a bookmark must not repeat it next to a card that has changed since.
+  if (/[?&](connected|refreshed|disconnected|error)=/.test(window.location.search)) {
+    window.history.replaceState(window.history.state, "", window.location.pathname);
+  }
+
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-dismiss]");
     if (button) button.closest(".message").remove();
@@ -66,19 +72,37 @@
     showMessage("The network seems to be down. Please check your connection and try again.");
   });
 
-  document.addEventListener("htmx:afterSettle", function (event) {
-    if (!lastTargetId) return;
-    var id = lastTargetId;
-    lastTargetId = null;
+  function restoreFocus(id) {
     if (id === "messages") return;
-    var replaced = document.getElementById(id);
-    if (id === "onlyfans-form" && replaced) {
-      var invalid = replaced.querySelector("[aria-invalid=true]");
-      if (invalid) invalid.focus();
+    var replaced = id ? document.getElementById(id) : null;
+    var invalid = replaced && replaced.querySelector("[aria-invalid=true]");
+    if (invalid) {
+      invalid.focus();
       return;
     }
+    // A reconnected card: its title; a removed card or a connected OnlyFans: the list heading.
     var title = replaced && replaced.querySelector(".card-title");
     var fallback = document.getElementById("accounts-title");
     (title || fallback).focus();
+  }
+
+  document.addEventListener("htmx:afterSettle", function () {
+    if (!lastTargetId) return;
+    var id = lastTargetId;
+    lastTargetId = null;
+    restoreFocus(id);
+  });
+
+  // A swap that removes its target (Disconnect) settles nothing, so htmx:afterSettle never
+  // comes; htmx re-sends afterRequest to an ancestor still in the page, which lands here.
+  document.addEventListener("htmx:afterRequest", function () {
+    if (!lastTargetId || document.getElementById(lastTargetId)) return;
+    lastTargetId = null;
+    restoreFocus(null);
+    var list = listElement();
+    // The last card went: ask for the list again, so the page says that nothing is connected.
+    if (list && !list.querySelector("li") && window.htmx) {
+      window.htmx.ajax("GET", list.getAttribute("hx-get"), { source: list, target: list, swap: "outerHTML" });
+    }
   });
 })();

@@ -1,0 +1,216 @@
+"""Browser fixtures: one gunicorn, one set of provider stand-ins and one Chromium for this
+package (stopped before the rest of the suite runs); a fresh creator, browser context and
+console watch per test.
+
+Without Chromium or axe-core the browser tests skip, naming what is missing; with CI=true
+they fail instead, because CI is where a missing browser must never pass unnoticed.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from flask_migrate import upgrade
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+
+from webapp import create_app
+from webapp.extensions import db
+
+from ..conftest import (
+    ENCRYPTION_KEY,
+    SECRET,
+    TEST_DATABASE_URL,
+    TEST_REDIS_URL,
+    postgres_schema_url,
+)
+from ..standins import ProviderStandIns
+from .harness import Console, Creator, Server, Store, stop, wait_until_live
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+AXE = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
+GUNICORN = Path(sys.executable).parent / "gunicorn"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SESSION_COOKIE = "next-auth.session-token"
+CARDS = "#integration-list > li.card"
+DESKTOP = {"width": 1280, "height": 800}
+# With Redis the limiter is shared, so two workers behave as one service (as in production);
+# with memory:// each worker would count alone, so one worker keeps the budgets exact.
+WORKERS = 2 if TEST_REDIS_URL else 1
+
+
+def missing_requirements() -> list[str]:
+    """What this machine lacks for the browser tests, in words a newcomer can act on."""
+    missing = []
+    if not os.access(CHROMIUM, os.X_OK):
+        missing.append(f"Chromium at {CHROMIUM} (Debian: apt-get install chromium)")
+    if not AXE.is_file():
+        missing.append(f"axe-core at {AXE.relative_to(ROOT)} (`make test` runs npm ci there)")
+    return missing
+
+
+@pytest.fixture(scope="package", autouse=True)
+def browser_requirements() -> None:
+    missing = missing_requirements()
+    if not missing:
+        return
+    reason = "browser tests need " + " and ".join(missing)
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason}; CI must run them, not skip them", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="package")
+def standins(browser_requirements: None) -> Iterator[ProviderStandIns]:
+    with ProviderStandIns() as running:
+        yield running
+
+
+@pytest.fixture(scope="package")
+def server_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """PostgreSQL (a schema of its own) when TEST_DATABASE_URL is set, else a SQLite file."""
+    if not TEST_DATABASE_URL:
+        yield f"sqlite:///{tmp_path_factory.mktemp('browser') / 'app.db'}"
+        return
+    schema = f"browser_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(TEST_DATABASE_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield postgres_schema_url(schema)
+    finally:
+        with psycopg.connect(TEST_DATABASE_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(scope="package")
+def server_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="package")
+def app_env(
+    server_database_url: str, standins: ProviderStandIns, server_port: int
+) -> dict[str, str]:
+    base_url = f"http://127.0.0.1:{server_port}"
+    return {
+        "APP_ENV": "test",
+        "DATABASE_URL": server_database_url,
+        "NEXTAUTH_SECRET": SECRET,
+        "NEXTAUTH_SESSION_STRATEGY": "database",
+        "TOKEN_ENCRYPTION_KEYS": ENCRYPTION_KEY,
+        "RATELIMIT_STORAGE_URI": TEST_REDIS_URL or "memory://",
+        "RATELIMIT_KEY_PREFIX": f"browser-{uuid.uuid4().hex[:12]}",
+        "PUBLIC_BASE_URL": base_url,
+        **standins.settings(),
+    }
+
+
+@pytest.fixture(scope="package")
+def store(app_env: dict[str, str]) -> Iterator[Store]:
+    """A migrated database (a deploy step, done before gunicorn starts) and a handle on it."""
+    app = create_app(app_env)
+    with app.app_context():
+        upgrade()
+    try:
+        yield Store(app)
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture(scope="package")
+def server(
+    app_env: dict[str, str],
+    store: Store,
+    server_port: int,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Server]:
+    """The app under gunicorn on loopback, as deployed; always stopped, even on failure."""
+    logs = tmp_path_factory.mktemp("gunicorn")
+    env = {
+        **app_env,
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONUNBUFFERED": "1",
+        "GUNICORN_BIND": f"127.0.0.1:{server_port}",
+        "WEB_CONCURRENCY": str(WORKERS),
+        "GUNICORN_GRACEFUL_TIMEOUT": "3",
+        "PROMETHEUS_MULTIPROC_DIR": str(logs / "metrics"),
+    }
+    with (logs / "out.log").open("ab") as out, (logs / "err.log").open("ab") as err:
+        process = subprocess.Popen(
+            [str(GUNICORN), "-c", "gunicorn.conf.py", "wsgi:app"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
+        )
+    running = Server(f"http://127.0.0.1:{server_port}", process, logs / "err.log")
+    try:
+        wait_until_live(running, server_port)
+        yield running
+    finally:
+        stop(process)
+
+
+@pytest.fixture(scope="package")
+def browser(server: Server) -> Iterator[Browser]:
+    """Debian's Chromium (never a downloaded one); set up after the server, so closed first."""
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def creator(store: Store) -> Creator:
+    return store.new_creator()
+
+
+@pytest.fixture
+def console() -> Console:
+    return Console()
+
+
+@pytest.fixture
+def context(browser: Browser, server: Server, creator: Creator) -> Iterator[BrowserContext]:
+    """A fresh browser profile holding the creator's NextAuth session cookie."""
+    opened = browser.new_context(base_url=server.url, viewport=DESKTOP, locale="en-US")
+    opened.add_cookies(
+        [{"name": SESSION_COOKIE, "value": creator.session_token, "url": server.url}]
+    )
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+@pytest.fixture
+def page(context: BrowserContext, console: Console) -> Iterator[Page]:
+    opened = context.new_page()
+    opened.set_default_timeout(5000)
+    opened.on("console", console.on_console)
+    opened.on("pageerror", console.on_page_error)
+    yield opened
+    unexplained = console.unexplained()
+    if unexplained:
+        pytest.fail("the browser console reported errors:\n" + "\n".join(unexplained))
