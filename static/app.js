@@ -33,15 +33,18 @@
 
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-dismiss]");
-    if (button) button.closest(".message").remove();
+    if (!button) return;
+    button.closest(".message").remove();
+    document.getElementById("page-title").focus();  // not lost to <body>
   });
 
   var lastTargetId = null;
 
   document.addEventListener("htmx:beforeRequest", function (event) {
     var polling = event.detail.elt === listElement();
-    // The list polls every 60 s; a hidden tab need not ask.
-    if (polling && document.hidden) {
+    // The list polls every 60 s; a hidden tab need not ask, and a list the creator is working
+    // in (focus on one of its buttons) is not swapped from under them: the next poll will do.
+    if (polling && (document.hidden || event.detail.elt.contains(document.activeElement))) {
       event.preventDefault();
       return;
     }
@@ -64,6 +67,7 @@
       event.detail.isError = false;
     } else {
       event.detail.shouldSwap = false;
+      event.detail.isError = false;  // handled: shown as a message, not logged as a failure
       showMessage("Something went wrong (" + xhr.status + "). Please try again.");
     }
   });

@@ -194,7 +194,7 @@ def test_onlyfans_form_shows_inline_errors_and_keeps_what_was_typed(app, creator
 
     assert response.status_code == 422
     assert 'aria-invalid="true"' in html
-    assert "accountId must be" in html
+    assert "Account ID must be" in html
     assert 'value="Me"' in html
     assert "secret-key-1234567890" not in html
     assert count(app) == 3

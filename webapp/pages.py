@@ -52,6 +52,8 @@ MESSAGES = {
     "forbidden": ("error", "This request was refused. Please reload the page and try again."),
     "unavailable": ("error", "Something went wrong on our side. Please try again in a minute."),
 }
+# The API names fields as JSON does; the page as its labels do.
+FIELD_LABELS = {"accountId": "Account ID", "accountName": "Account name", "apiKey": "API key"}
 ERROR_MESSAGES = {
     "UNAUTHORIZED": "signed_out",
     "INVALID_USER_ID": "signed_out",
@@ -180,7 +182,8 @@ def _connect_onlyfans(user_id: int) -> Any:
         fields = integrations.api_key_fields(form)
     except ApiError as err:
         values = {k: v for k, v in form.items() if k in ("accountId", "accountName")}
-        errors = {err.field or "form": err.message}
+        field = err.field or "form"
+        errors = {field: err.message.replace(field, FIELD_LABELS.get(field, field), 1)}
         if is_htmx():
             return _render(
                 "partials/_onlyfans_form.html", form_errors=errors, form_values=values
