@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import api, cli, crypto, database, http, logs, ops, pages, providers, ratelimit
+from . import api, cli, crypto, database, http, logs, openapi, ops, pages, providers, ratelimit
 from .config import ConfigError, environment, load_settings
 from .extensions import db, migrate
 
@@ -52,6 +52,7 @@ def create_app(environ: Mapping[str, str] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(openapi.bp)
     if app.config["APP_ENV"] == "development":
         from . import dev
 
