@@ -54,9 +54,12 @@ lint: install
 screenshot: install $(AXE)
 	UPDATE_SCREENSHOT=1 $(BIN)/pytest -q tests/browser -k readme_screenshot
 
+bench: install
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
 # Regenerate the NextAuth test vectors with NextAuth's own npm packages.
 vectors:
 	cd tests/vectors/nextauth && npm ci && node generate.mjs
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, current_app, g, redirect, request, url_for
 
 from . import integrations, oauth
-from .auth import current_user_id
+from .auth import current_user_id, lists_integrations, prefetched_integrations
 from .csrf import check_request
 from .errors import ApiError
 from .http import envelope
@@ -46,9 +46,12 @@ def refuse_cross_site() -> None:
 
 
 @bp.get("/integrations/status")
+@lists_integrations
 def integrations_status() -> Any:
     user_id = current_user_id()
-    items = integrations.list_for_user(user_id, now=utcnow())
+    items = prefetched_integrations()
+    if items is None:
+        items = integrations.list_for_user(user_id, now=utcnow())
     expired = sum(1 for item in items if item.status == "expired")
     g.log_fields = {"integrationCount": len(items), "expiredCount": expired}
     EXPIRED_SEEN.inc(expired)
@@ -118,7 +121,10 @@ def callback_url(provider: str) -> str:
 
 def _body() -> dict[str, Any]:
     if request.is_json:
-        body = request.get_json(silent=True)
+        try:
+            body = request.get_json(silent=True)
+        except RecursionError:  # nested deeper than the parser goes: malformed all the same
+            body = None
         if not isinstance(body, dict):
             raise ApiError("VALIDATION_ERROR", "Body must be a JSON object", 400)
         return body

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, TypeVar
 
 from flask import current_app, g, request
 from sqlalchemy import select
 
+from . import integrations
 from .database import run_with_retry
 from .errors import ApiError, invalid_user_id, unauthorized
 from .extensions import db
+from .integrations import IntegrationStatus
 from .jwe import V4_COOKIES, V5_COOKIES, JweError, decode_session_token
 from .models import Session
 from .timeutil import utcnow
+
+View = TypeVar("View", bound=Callable[..., Any])
 
 SESSION_COOKIES = (V4_COOKIES[0], V5_COOKIES[0], V4_COOKIES[1], V5_COOKIES[1])
 MAX_TOKEN_CHARS = 16 * 1024
@@ -26,15 +32,31 @@ _USER_ID = re.compile(r"[1-9][0-9]{0,9}")
 
 def current_user_id() -> int:
     """The signed-in user's id; raises ApiError (401/400/500). Resolved once per request."""
-    if "auth_outcome" not in g:
+    outcome: int | ApiError | None = g.get("auth_outcome")
+    if outcome is None:
         try:
-            g.auth_outcome = _resolve_user_id()
+            outcome = _resolve_user_id()
+            g.user_id = outcome
         except ApiError as err:
-            g.auth_outcome = err
-    if isinstance(g.auth_outcome, ApiError):
-        raise g.auth_outcome
-    g.user_id = g.auth_outcome
-    return g.auth_outcome  # type: ignore[no-any-return]
+            outcome = err
+        g.auth_outcome = outcome
+    if isinstance(outcome, ApiError):
+        raise outcome
+    return outcome
+
+
+def lists_integrations(view: View) -> View:
+    """Mark a view that lists the signed-in user's integrations (see prefetched_integrations)."""
+    view.lists_integrations = True  # type: ignore[attr-defined]
+    return view
+
+
+def prefetched_integrations() -> list[IntegrationStatus] | None:
+    """The user's integrations if the session lookup fetched them too, else None."""
+    # With database sessions, a view marked @lists_integrations gets them from the query that
+    # finds the session (run when the rate limiter asks who the user is): one round trip.
+    prefetched: list[IntegrationStatus] | None = g.get("prefetched_integrations")
+    return prefetched
 
 
 def is_signed_in() -> bool:
@@ -94,6 +116,8 @@ def _user_id_from_database(token: str) -> int:
     if not _SESSION_TOKEN.fullmatch(token):
         raise unauthorized()
     now = utcnow()
+    if _view_lists_integrations():
+        return _user_id_with_integrations(token, now)
     statement = select(Session.user_id).where(Session.session_token == token, Session.expires > now)
     user_id = run_with_retry(
         lambda: db.session.execute(statement).scalar_one_or_none(),
@@ -102,6 +126,19 @@ def _user_id_from_database(token: str) -> int:
     if user_id is None:
         raise unauthorized()
     return parse_user_id(str(user_id))
+
+
+def _user_id_with_integrations(token: str, now: datetime) -> int:
+    found = integrations.list_for_session(token, now)
+    if found is None:
+        raise unauthorized()
+    user_id, g.prefetched_integrations = found
+    return parse_user_id(str(user_id))
+
+
+def _view_lists_integrations() -> bool:
+    view = current_app.view_functions.get(request.endpoint or "")
+    return getattr(view, "lists_integrations", False)
 
 
 def parse_user_id(value: object) -> int:

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import psycopg
 from flask import Flask, current_app
-from sqlalchemy import event
+from sqlalchemy import Connection, event
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from .errors import ApiError
@@ -66,6 +66,18 @@ def run_with_retry(work: Callable[[], T], *, failure_message: str) -> T:
             )
             time.sleep(delays[attempt])
     raise AssertionError("unreachable")
+
+
+def read(query: Callable[[Connection], T], *, failure_message: str) -> T:
+    """Run one read-only query outside any transaction, retried like run_with_retry."""
+
+    # Autocommit spares the BEGIN and ROLLBACK round trips of a session transaction, and lets
+    # psycopg keep the statement prepared (every ROLLBACK makes it forget its prepared ones).
+    def attempt() -> T:
+        with db.engine.connect() as connection:
+            return query(connection.execution_options(isolation_level="AUTOCOMMIT"))
+
+    return run_with_retry(attempt, failure_message=failure_message)
 
 
 def _discard_session() -> None:

@@ -11,6 +11,7 @@ from typing import Any
 from flask import Flask, current_app, g, request
 from flask.wrappers import Response
 from flask_limiter import RateLimitExceeded
+from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException
 
 from . import ratelimit
@@ -74,41 +75,54 @@ def _start() -> None:
 
 
 def _finish(response: Response) -> Response:
-    ratelimit.add_headers(response)
+    correlation_id = g.get("correlation_id") or str(uuid.uuid4())
+    duration_ms = elapsed_ms()
+    headers = ratelimit.headers()
     retry_after = g.get("retry_after")
     if retry_after is not None:
-        response.headers["Retry-After"] = str(retry_after)
-    response.headers["X-Correlation-Id"] = g.get("correlation_id") or str(uuid.uuid4())
-    response.headers["X-Duration-Ms"] = str(elapsed_ms())
-    response.headers["Cache-Control"] = CACHE_CONTROL
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "same-origin"
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Content-Security-Policy"] = (
-        current_app.config["PAGE_CSP"] if response.mimetype == "text/html" else API_CSP
-    )
-    _observe(response)
-    _log(response)
+        headers.append(("Retry-After", str(retry_after)))
+    csp = current_app.config["PAGE_CSP"] if response.mimetype == "text/html" else API_CSP
+    headers += [
+        ("X-Correlation-Id", correlation_id),
+        ("X-Duration-Ms", str(duration_ms)),
+        ("Cache-Control", CACHE_CONTROL),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "same-origin"),
+        ("X-Frame-Options", "DENY"),
+        ("Content-Security-Policy", csp),
+    ]
+    _set_headers(response.headers, headers)
+    _observe(response, duration_ms)
+    _log(response, correlation_id, duration_ms)
     return response
 
 
-def _observe(response: Response) -> None:
+def _set_headers(headers: Headers, values: list[tuple[str, str]]) -> None:
+    """headers[name] = value for each, in order, looking through the headers only once."""
+    present = {name.lower() for name, _ in headers}
+    for name, value in values:
+        if name.lower() in present:
+            headers[name] = value  # replaces, as the view or an earlier value may have set it
+        else:
+            headers.add(name, value)
+            present.add(name.lower())
+
+
+def _observe(response: Response, duration_ms: int) -> None:
     endpoint = request.endpoint or "unmatched"
-    REQUESTS.labels(endpoint, request.method, str(response.status_code)).observe(
-        elapsed_ms() / 1000
-    )
+    REQUESTS.labels(endpoint, request.method, str(response.status_code)).observe(duration_ms / 1000)
     if response.status_code >= 400:
         ERRORS.labels(endpoint, g.get("error_code", str(response.status_code))).inc()
 
 
-def _log(response: Response) -> None:
+def _log(response: Response, correlation_id: str, duration_ms: int) -> None:
     fields = {
-        "correlationId": response.headers["X-Correlation-Id"],
+        "correlationId": correlation_id,
         "userId": g.get("user_id"),
         "method": request.method,
         "path": request.path,
         "status": response.status_code,
-        "durationMs": elapsed_ms(),
+        "durationMs": duration_ms,
         "pid": os.getpid(),
     }
     fields.update(g.get("log_fields", {}))
@@ -130,7 +144,8 @@ def _http_error(err: HTTPException) -> Any:
     code, message = _HTTP_CODES.get(status, ("BAD_REQUEST", "Bad request"))
     if status >= 500:
         return _unexpected(err)
-    return error_body(code, message), status
+    allowed = getattr(err, "valid_methods", None)  # a 405 must name the methods it allows
+    return error_body(code, message), status, {"Allow": ", ".join(allowed)} if allowed else {}
 
 
 def _unexpected(err: Exception) -> tuple[dict[str, Any], int]:

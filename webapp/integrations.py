@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import current_app
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, select
+from sqlalchemy.exc import IntegrityError, MultipleResultsFound
 
-from .database import run_with_retry
+from .database import read, run_with_retry
 from .errors import ApiError
 from .extensions import db
 from .metrics import REFRESHES
-from .models import Integration
+from .models import Integration, Session
 from .providers import (
     ALL_PROVIDERS,
     API_KEY_PROVIDERS,
@@ -31,8 +31,9 @@ from .providers import (
 
 log = logging.getLogger("webapp.integrations")
 ACCOUNT_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
-ACCOUNT_NAME = re.compile(r"[^\x00-\x1f\x7f-\x9f]{1,100}")
+ACCOUNT_NAME = re.compile(r"[^\x00-\x1f\x7f-\x9f\ud800-\udfff]{1,100}")  # no lone surrogates
 API_KEY = re.compile(r"[\x21-\x7e]{16,512}")
+Rows = TypeVar("Rows", bound=Sequence[Any])
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,26 +68,64 @@ def to_status(row: Integration, now: datetime) -> IntegrationStatus:
     )
 
 
+_STATUS_COLUMNS = (
+    Integration.id,
+    Integration.provider,
+    Integration.account_id,
+    Integration.account_name,
+    Integration.expires_at,
+    Integration.created_at,
+    Integration.updated_at,
+)
+# Built once: a statement with bind parameters is compiled and cached by SQLAlchemy once, and
+# psycopg prepares it on each pooled connection.
+_OF_USER = (
+    select(*_STATUS_COLUMNS)
+    .where(Integration.user_id == bindparam("user_id"))
+    .order_by(Integration.id)
+)
+_OF_SESSION = (
+    select(
+        Session.id.label("session_id"), Session.user_id.label("session_user_id"), *_STATUS_COLUMNS
+    )
+    .select_from(Session)
+    .outerjoin(Integration, Integration.user_id == Session.user_id)
+    .where(Session.session_token == bindparam("token"), Session.expires > bindparam("now"))
+    .order_by(Integration.id)
+)
+
+
 def list_for_user(user_id: int, now: datetime) -> list[IntegrationStatus]:
     """The user's integrations in a stable order (by id), with their status at `now`."""
-    statement = (
-        select(
-            Integration.id,
-            Integration.provider,
-            Integration.account_id,
-            Integration.account_name,
-            Integration.expires_at,
-            Integration.created_at,
-            Integration.updated_at,
-        )
-        .where(Integration.user_id == user_id)
-        .order_by(Integration.id)
-    )
-    rows = run_with_retry(
-        lambda: db.session.execute(statement).all(),
+    rows = read(
+        lambda connection: connection.execute(_OF_USER, {"user_id": user_id}).all(),
         failure_message="Failed to fetch integrations",
     )
     return [to_status(row, now) for row in rows]  # type: ignore[arg-type]
+
+
+def list_for_session(
+    session_token: str, now: datetime
+) -> tuple[int, list[IntegrationStatus]] | None:
+    """The live NextAuth session's user id and that user's integrations; None if no session."""
+    # One query for both: the database session strategy would otherwise need two round trips.
+    rows = read(
+        lambda connection: _one_session(
+            connection.execute(_OF_SESSION, {"token": session_token, "now": now}).all()
+        ),
+        failure_message="Failed to fetch integrations",
+    )
+    if not rows:
+        return None
+    items = [to_status(row, now) for row in rows if row.id is not None]  # type: ignore[arg-type]
+    return rows[0].session_user_id, items
+
+
+def _one_session(rows: Rows) -> Rows:
+    # As scalar_one_or_none() would: a token shared by two live sessions is an error, never a mix.
+    if len({row.session_id for row in rows}) > 1:
+        raise MultipleResultsFound("more than one live session has this token")
+    return rows
 
 
 def oauth_client(provider: str) -> OAuthProvider:
@@ -270,6 +309,8 @@ def provider_unavailable(retry_after: int) -> ApiError:
 
 
 def _find(user_id: int, provider: str, account_id: str, *, for_update: bool) -> Integration | None:
+    if "\x00" in account_id:  # PostgreSQL refuses NUL in text, so no stored id has one
+        return None
     statement = select(Integration).where(
         Integration.user_id == user_id,
         Integration.provider == provider,
