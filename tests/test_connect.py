@@ -247,6 +247,13 @@ def test_unknown_provider_gets_400(creator):
         assert response.get_json()["error"]["code"] == "INVALID_PROVIDER"
 
 
+def test_unknown_provider_callback_ends_on_the_page_without_echoing_it(creator):
+    response = creator.get("/api/integrations/callback/%3Cb%3Emyspace?code=x&state=y")
+
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/integrations?error=invalid_provider"
+
+
 def test_unconfigured_provider_gets_400(client, add_user, db_session_cookie):
     add_user(1)
     client.set_cookie("next-auth.session-token", db_session_cookie(1))
@@ -310,6 +317,7 @@ def test_onlyfans_reconnect_updates_in_place(creator, provider_app):
         ("accountName", "x" * 101),
         ("accountName", "bad\x00name"),
         ("accountName", ["list"]),
+        ("accountName", "invoice\u202egnp.exe"),
         ("apiKey", "short"),
         ("apiKey", "has spaces in the key here"),
         ("apiKey", "k" * 513),

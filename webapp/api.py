@@ -14,6 +14,7 @@ from .errors import ApiError
 from .http import envelope
 from .integrations import IntegrationStatus
 from .metrics import EXPIRED_SEEN
+from .providers import ALL_PROVIDERS
 from .timeutil import iso_z, utcnow
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -86,9 +87,9 @@ def callback(provider: str) -> Any:
             now=utcnow(),
         )
     except oauth.ConnectFailed as failed:
-        return _to_page(error=failed.reason, provider=provider)
+        return _to_page(error=failed.reason, **_known(provider))
     except ApiError as err:
-        return _to_page(error=CALLBACK_ERRORS.get(err.code, "unavailable"), provider=provider)
+        return _to_page(error=CALLBACK_ERRORS.get(err.code, "unavailable"), **_known(provider))
     return _to_page(connected=provider)
 
 
@@ -105,6 +106,10 @@ def disconnect(provider: str, account_id: str) -> Any:
     account_id = _segment(account_id)
     integrations.disconnect(user_id, provider, account_id)
     return envelope({"disconnected": {"provider": provider, "accountId": account_id}})
+
+
+def _known(provider: str) -> dict[str, str]:
+    return {"provider": provider} if provider in ALL_PROVIDERS else {}
 
 
 def _to_page(**outcome: str) -> Any:

@@ -36,7 +36,7 @@ def load_settings(environ: Mapping[str, str], instance_path: str) -> dict[str, A
     settings = _read(environ, instance_path)
     attempts = len(settings["DB_RETRY_DELAYS"]) + 1
     budget = attempts * settings["DB_CONNECT_TIMEOUT"] + sum(settings["DB_RETRY_DELAYS"])
-    if budget > DB_FAULT_BUDGET_S:
+    if round(budget * 1000) > round(DB_FAULT_BUDGET_S * 1000):  # whole ms: no float surprises
         raise ConfigError(
             f"DB_CONNECT_TIMEOUT_MS and DB_RETRY_DELAYS_MS allow {budget:.2f}s of retrying; "
             f"the contract answers within 2s (keep it under {DB_FAULT_BUDGET_S}s)"

@@ -31,7 +31,10 @@ from .providers import (
 
 log = logging.getLogger("webapp.integrations")
 ACCOUNT_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
-ACCOUNT_NAME = re.compile(r"[^\x00-\x1f\x7f-\x9f\ud800-\udfff]{1,100}")  # no lone surrogates
+# No control characters, lone surrogates, or bidi overrides that could disguise a name.
+ACCOUNT_NAME = re.compile(
+    r"[^\x00-\x1f\x7f-\x9f\ud800-\udfff\u200e\u200f\u202a-\u202e\u2066-\u2069]{1,100}"
+)
 API_KEY = re.compile(r"[\x21-\x7e]{16,512}")
 Rows = TypeVar("Rows", bound=Sequence[Any])
 
