@@ -24,7 +24,13 @@ from webapp.logs import JsonFormatter
 from webapp.models import Integration, Session, User
 from webapp.timeutil import utcnow
 
-from .conftest import ENCRYPTION_KEY, SECRET, TEST_DATABASE_URL, jwt_cookie, postgres_schema_url
+from .conftest import (
+    ENCRYPTION_KEY,
+    SECRET,
+    TEST_DATABASE_URL,
+    fresh_postgres_schema,
+    jwt_cookie,
+)
 from .support.tcp import TcpStandIn as StandIn
 from .support.tcp import closed_port
 
@@ -109,15 +115,8 @@ def stand_in() -> Iterator[Callable[..., StandIn]]:
 @pytest.fixture
 def pg_schema() -> Iterator[str]:
     """A fresh PostgreSQL schema; yields its URL (search_path set), dropped afterwards."""
-    assert TEST_DATABASE_URL
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(TEST_DATABASE_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield postgres_schema_url(schema)
-    finally:
-        with psycopg.connect(TEST_DATABASE_URL, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with fresh_postgres_schema() as url:
+        yield url
 
 
 def migrate_and_seed(app: Flask, user_id: int, accounts: list[str]) -> str:

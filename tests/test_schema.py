@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import psycopg
@@ -17,7 +16,12 @@ from sqlalchemy import inspect, text
 from webapp import create_app
 from webapp.extensions import db
 
-from .conftest import ENCRYPTION_KEY, SECRET, TEST_DATABASE_URL, postgres_schema_url
+from .conftest import (
+    ENCRYPTION_KEY,
+    SECRET,
+    TEST_DATABASE_URL,
+    fresh_postgres_schema,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -103,16 +107,13 @@ def test_deleting_a_user_deletes_their_integrations(app, add_user):
 
 @pytest.mark.skipif(not TEST_DATABASE_URL, reason="needs TEST_DATABASE_URL (PostgreSQL)")
 def test_flask_db_upgrade_command_on_postgresql():
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(TEST_DATABASE_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
+    with fresh_postgres_schema() as url:
         env = {
             **os.environ,
             "APP_ENV": "production",
             "NEXTAUTH_SECRET": SECRET,
             "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-            "DATABASE_URL": postgres_schema_url(schema),
+            "DATABASE_URL": url,
         }
         for command in (["db", "upgrade"], ["seed-demo", "--user-id", "3"]):
             result = subprocess.run(
@@ -124,11 +125,8 @@ def test_flask_db_upgrade_command_on_postgresql():
                 timeout=120,
             )
             assert result.returncode == 0, result.stderr
-        with psycopg.connect(TEST_DATABASE_URL, autocommit=True) as conn:
+        with psycopg.connect(url, autocommit=True) as conn:
             rows = conn.execute(
-                f'SELECT provider FROM "{schema}".integrations WHERE user_id = 3 ORDER BY id'
+                "SELECT provider FROM integrations WHERE user_id = 3 ORDER BY id"
             ).fetchall()
         assert [r[0] for r in rows] == ["instagram", "tiktok", "reddit", "onlyfans"]
-    finally:
-        with psycopg.connect(TEST_DATABASE_URL, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')

@@ -16,7 +16,6 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from flask_migrate import upgrade
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
@@ -29,7 +28,7 @@ from ..conftest import (
     SECRET,
     TEST_DATABASE_URL,
     TEST_REDIS_URL,
-    postgres_schema_url,
+    fresh_postgres_schema,
 )
 from ..standins import ProviderStandIns
 from .harness import Console, Creator, Server, Store, stop, wait_until_live
@@ -87,14 +86,8 @@ def server_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
     if not TEST_DATABASE_URL:
         yield f"sqlite:///{tmp_path_factory.mktemp('browser') / 'app.db'}"
         return
-    schema = f"browser_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(TEST_DATABASE_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield postgres_schema_url(schema)
-    finally:
-        with psycopg.connect(TEST_DATABASE_URL, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with fresh_postgres_schema("browser") as url:
+        yield url
 
 
 @pytest.fixture(scope="package")
