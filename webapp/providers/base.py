@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from .outbound import ProviderHttp
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +52,17 @@ class ProviderUnavailable(ProviderError):
         self.retry_after = retry_after
 
 
+class HttpProvider:
+    """What the provider modules share: their settings, their HTTP client, their URLs."""
+
+    def __init__(self, settings: ProviderSettings, http: ProviderHttp) -> None:
+        self.settings = settings
+        self.http = http
+
+    def _url(self, documented: str) -> str:
+        return url_for(documented, self.settings.base_url)
+
+
 class OAuthProvider(Protocol):
     """One provider's OAuth 2.0 authorization code flow, refresh and revocation."""
 
@@ -74,3 +88,12 @@ class OAuthProvider(Protocol):
     def revoke(self, access_token: str | None, refresh_token: str | None) -> None:
         """Revoke at the provider where it offers revocation (best effort)."""
         ...
+
+
+def url_for(documented: str, base_url: str | None) -> str:
+    """The documented URL, with scheme and host replaced by base_url when one is set."""
+    if not base_url:
+        return documented
+    scheme_end = documented.index("://") + 3
+    path_start = documented.index("/", scheme_end)
+    return base_url.rstrip("/") + documented[path_start:]

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from .base import Account, ProviderError, ProviderSettings, ReauthRequired, TokenSet
-from .outbound import ProviderHttp, json_body, url_for
+from .base import Account, HttpProvider, ProviderError, ReauthRequired, TokenSet
+from .outbound import json_body
 
 AUTHORIZE = "https://www.instagram.com/oauth/authorize"
 TOKEN = "https://api.instagram.com/oauth/access_token"
@@ -18,16 +18,9 @@ SCOPES = "instagram_business_basic,instagram_business_content_publish"
 EXPIRED_TOKEN_CODE = 190  # OAuthException: the token is expired, revoked or invalid
 
 
-class Instagram:
+class Instagram(HttpProvider):
     name = "instagram"
     display_name = "Instagram"
-
-    def __init__(self, settings: ProviderSettings, http: ProviderHttp) -> None:
-        self.settings = settings
-        self.http = http
-
-    def _url(self, documented: str) -> str:
-        return url_for(documented, self.settings.base_url)
 
     def authorization_url(self, state: str, redirect_uri: str) -> str:
         query = {

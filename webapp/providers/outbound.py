@@ -96,12 +96,3 @@ def json_body(response: requests.Response) -> dict[str, Any]:
 def _retry_after(response: requests.Response) -> int | None:
     value = response.headers.get("Retry-After", "")
     return int(value) if value.isdigit() else None
-
-
-def url_for(documented: str, base_url: str | None) -> str:
-    """The documented URL, with scheme and host replaced by base_url when one is set."""
-    if not base_url:
-        return documented
-    scheme_end = documented.index("://") + 3
-    path_start = documented.index("/", scheme_end)
-    return base_url.rstrip("/") + documented[path_start:]

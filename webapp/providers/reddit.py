@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from .base import Account, ProviderError, ProviderSettings, ReauthRequired, TokenSet
-from .outbound import ProviderHttp, json_body, url_for
+from .base import Account, HttpProvider, ProviderError, ProviderSettings, ReauthRequired, TokenSet
+from .outbound import ProviderHttp, json_body
 
 AUTHORIZE = "https://www.reddit.com/api/v1/authorize"
 TOKEN = "https://www.reddit.com/api/v1/access_token"
@@ -15,17 +15,13 @@ ME = "https://oauth.reddit.com/api/v1/me"
 SCOPES = "identity read submit"
 
 
-class Reddit:
+class Reddit(HttpProvider):
     name = "reddit"
     display_name = "Reddit"
 
     def __init__(self, settings: ProviderSettings, http: ProviderHttp) -> None:
-        self.settings = settings
-        self.http = http
+        super().__init__(settings, http)
         self.client_auth = (settings.client_id, settings.client_secret)
-
-    def _url(self, documented: str) -> str:
-        return url_for(documented, self.settings.base_url)
 
     def authorization_url(self, state: str, redirect_uri: str) -> str:
         query = {

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from .base import Account, ProviderError, ProviderSettings, ReauthRequired, TokenSet
-from .outbound import ProviderHttp, json_body, url_for
+from .base import Account, HttpProvider, ProviderError, ReauthRequired, TokenSet
+from .outbound import json_body
 
 AUTHORIZE = "https://www.tiktok.com/v2/auth/authorize/"
 TOKEN = "https://open.tiktokapis.com/v2/oauth/token/"
@@ -16,16 +16,9 @@ SCOPES = "user.info.basic"
 DEAD_GRANT_ERRORS = frozenset({"invalid_grant", "access_denied", "invalid_token"})
 
 
-class TikTok:
+class TikTok(HttpProvider):
     name = "tiktok"
     display_name = "TikTok"
-
-    def __init__(self, settings: ProviderSettings, http: ProviderHttp) -> None:
-        self.settings = settings
-        self.http = http
-
-    def _url(self, documented: str) -> str:
-        return url_for(documented, self.settings.base_url)
 
     def authorization_url(self, state: str, redirect_uri: str) -> str:
         query = {
