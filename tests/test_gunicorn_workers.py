@@ -5,10 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import signal
-import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -27,14 +24,13 @@ from webapp.extensions import db
 from webapp.models import Integration, User
 
 from .conftest import ENCRYPTION_KEY, SECRET, TEST_REDIS_URL, jwt_cookie
+from .support.processes import free_port, start_gunicorn, stop
 
 pytestmark = pytest.mark.skipif(
     not TEST_REDIS_URL and os.environ.get("CI") != "true",
     reason="needs Redis shared by the workers: set TEST_REDIS_URL",
 )
 
-ROOT = Path(__file__).resolve().parent.parent
-GUNICORN = Path(sys.executable).parent / "gunicorn"
 URL = "/api/integrations/status"
 WORKERS = 3
 
@@ -87,12 +83,6 @@ class Gunicorn:
         return entries
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def app_env(tmp_path: Path) -> dict[str, str]:
     """Settings for a migrated SQLite file holding users 1 and 2, each with one integration."""
@@ -137,15 +127,7 @@ def gunicorn(app_env: dict[str, str], tmp_path: Path) -> Iterator[Gunicorn]:
         "GUNICORN_GRACEFUL_TIMEOUT": "5",
     }
     stdout, stderr = tmp_path / "gunicorn.out", tmp_path / "gunicorn.err"
-    with stdout.open("ab") as out, stderr.open("ab") as err:
-        process = subprocess.Popen(
-            [str(GUNICORN), "-c", "gunicorn.conf.py", "wsgi:app"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=err,
-            start_new_session=True,
-        )
+    process = start_gunicorn(env, stdout, stderr)
     server = Gunicorn(port, process, stdout, stderr)
     try:
         wait_until_serving(server)
@@ -173,17 +155,6 @@ def wait_until_serving(server: Gunicorn, timeout: float = 30.0) -> None:
 
 def _tail(server: Gunicorn) -> str:
     return server.stderr.read_text()[-4000:]
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM for a graceful stop; SIGKILL to the whole process group if that hangs."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=15)
 
 
 def test_workers_share_one_budget_per_user(gunicorn):

@@ -9,9 +9,7 @@ they fail instead, because CI is where a missing browser must never pass unnotic
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
+import signal
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,12 +29,12 @@ from ..conftest import (
     fresh_postgres_schema,
 )
 from ..standins import ProviderStandIns
-from .harness import Console, Creator, Server, Store, stop, wait_until_live
+from ..support.processes import free_port, start_gunicorn, stop
+from .harness import Console, Creator, Server, Store, wait_until_live
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 AXE = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
-GUNICORN = Path(sys.executable).parent / "gunicorn"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -92,9 +90,7 @@ def server_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
 
 @pytest.fixture(scope="package")
 def server_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_port()
 
 
 @pytest.fixture(scope="package")
@@ -146,21 +142,14 @@ def server(
         "GUNICORN_GRACEFUL_TIMEOUT": "3",
         "PROMETHEUS_MULTIPROC_DIR": str(logs / "metrics"),
     }
-    with (logs / "out.log").open("ab") as out, (logs / "err.log").open("ab") as err:
-        process = subprocess.Popen(
-            [str(GUNICORN), "-c", "gunicorn.conf.py", "wsgi:app"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=err,
-            start_new_session=True,
-        )
+    process = start_gunicorn(env, logs / "out.log", logs / "err.log")
     running = Server(f"http://127.0.0.1:{server_port}", process, logs / "err.log")
     try:
         wait_until_live(running, server_port)
         yield running
     finally:
-        stop(process)
+        # Quick rather than graceful: the browser is closed by now, so nothing is in flight.
+        stop(process, sig=signal.SIGQUIT, timeout=10)
 
 
 @pytest.fixture(scope="package")

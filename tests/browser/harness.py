@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import http.client
 import itertools
-import os
 import re
-import signal
 import subprocess
 import time
 import uuid
@@ -133,18 +131,6 @@ def wait_until_live(server: Server, port: int, timeout: float = 30.0) -> None:
         if time.monotonic() > deadline:
             pytest.fail(f"gunicorn did not answer within {timeout} s:\n{server.tail()}")
         time.sleep(0.05)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGQUIT (gunicorn's quick stop); SIGKILL to the whole process group if that hangs."""
-    # Quick rather than graceful: the browser is closed by now, so nothing is in flight.
-    if process.poll() is None:
-        process.send_signal(signal.SIGQUIT)
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
 
 
 @dataclass

@@ -5,20 +5,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..support.processes import ROOT, free_port, spawn, start_gunicorn
+from ..support.processes import stop as stop_processes
 from .client import HOST, request
 
-ROOT = Path(__file__).resolve().parents[2]
-GUNICORN = Path(sys.executable).parent / "gunicorn"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 NGINX_SITE = ROOT / "deploy" / "nginx.conf"
 WORKERS = 2  # per gunicorn instance
@@ -48,12 +46,6 @@ http {{
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
 def eventually(check: Callable[[], T], timeout: float = 5.0) -> T:
     """The first truthy result of check(); logs are written a moment after the response."""
     deadline = time.monotonic() + timeout
@@ -78,22 +70,7 @@ def stop(process: subprocess.Popen[bytes]) -> int:
 
 def stop_all(processes: list[subprocess.Popen[bytes]]) -> None:
     """Stop several at once: gunicorn's graceful stops then overlap."""
-    for process in processes:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-    for process in processes:
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=15)
-
-
-def _spawn(args: list[str], env: Mapping[str, str] | None, out: Path, err: Path) -> Any:
-    with out.open("ab") as stdout, err.open("ab") as stderr:
-        return subprocess.Popen(
-            args, cwd=ROOT, env=env, stdout=stdout, stderr=stderr, start_new_session=True
-        )
+    stop_processes(*processes)
 
 
 @dataclass
@@ -119,7 +96,7 @@ class Gunicorn:
             "PROMETHEUS_MULTIPROC_DIR": str(directory / f"{name}-metrics"),
         }
         out, err = directory / f"{name}.out", directory / f"{name}.err"
-        process = _spawn([str(GUNICORN), "-c", "gunicorn.conf.py", "wsgi:app"], settings, out, err)
+        process = start_gunicorn(settings, out, err)
         return cls(name, port, process, out, err)
 
     def wait_until_serving(self, timeout: float = 30.0) -> None:
@@ -176,7 +153,7 @@ class Nginx:
             MAIN_CONF.format(user=user, directory=directory, site=site), encoding="utf-8"
         )
         args = [NGINX, "-p", str(directory), "-c", str(main), "-e", str(directory / "error.log")]
-        process = _spawn(args, None, directory / "nginx.out", directory / "nginx.err")
+        process = spawn(args, None, directory / "nginx.out", directory / "nginx.err")
         server = cls(port, http_port, process, directory / "access.log", directory / "error.log")
         try:
             server.wait_until_listening()

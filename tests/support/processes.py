@@ -1,0 +1,52 @@
+"""Server processes for the tests that run the app as operators do: gunicorn, nginx."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+GUNICORN = Path(sys.executable).parent / "gunicorn"
+
+
+def free_port() -> int:
+    """A loopback port free right now, for a server to bind."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def spawn(
+    args: list[str], env: Mapping[str, str] | None, out: Path, err: Path
+) -> subprocess.Popen[bytes]:
+    """Start a server in its own process group (so a stuck one can be killed whole)."""
+    with out.open("ab") as stdout, err.open("ab") as stderr:
+        return subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=stdout, stderr=stderr, start_new_session=True
+        )
+
+
+def start_gunicorn(env: Mapping[str, str], out: Path, err: Path) -> subprocess.Popen[bytes]:
+    """The app under gunicorn with the shipped gunicorn.conf.py, as operators run it."""
+    return spawn([str(GUNICORN), "-c", "gunicorn.conf.py", "wsgi:app"], env, out, err)
+
+
+def stop(
+    *processes: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 15
+) -> None:
+    """Signal every process first (gunicorn's graceful stops then overlap), then wait; SIGKILL
+    to the whole process group of any that has not exited in time."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(sig)
+    for process in processes:
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=timeout)
