@@ -220,14 +220,13 @@ def apply_tokens(row: Integration, tokens: TokenSet, now: datetime) -> None:
 
 def refresh_now(user_id: int, provider: str, account_id: str, now: datetime) -> IntegrationStatus:
     """Refresh one integration with the provider's refresh grant, holding its row lock."""
-    if provider not in ALL_PROVIDERS:
-        raise invalid_provider(provider)
-    row = run_with_retry(
-        lambda: _find(user_id, provider, account_id, for_update=True),
+    row = _owned(
+        user_id,
+        provider,
+        account_id,
+        for_update=True,
         failure_message="Failed to refresh integration",
     )
-    if row is None:
-        raise not_found()
     if provider in API_KEY_PROVIDERS:
         db.session.rollback()
         return to_status(row, now)  # an API key has no expiry and nothing to refresh
@@ -276,14 +275,13 @@ def mark_reauth_required(row: Integration) -> None:
 
 def disconnect(user_id: int, provider: str, account_id: str) -> None:
     """Revoke at the provider where possible (best effort), then delete the integration."""
-    if provider not in ALL_PROVIDERS:
-        raise invalid_provider(provider)
-    row = run_with_retry(
-        lambda: _find(user_id, provider, account_id, for_update=False),
+    row = _owned(
+        user_id,
+        provider,
+        account_id,
+        for_update=False,
         failure_message="Failed to disconnect integration",
     )
-    if row is None:
-        raise not_found()
     client = current_app.extensions["providers"].get(provider)
     if client is not None:
         try:
@@ -309,6 +307,21 @@ def provider_unavailable(retry_after: int) -> ApiError:
         502,
         retry_after=retry_after,
     )
+
+
+def _owned(
+    user_id: int, provider: str, account_id: str, *, for_update: bool, failure_message: str
+) -> Integration:
+    """The user's integration for this account; INVALID_PROVIDER or NOT_FOUND otherwise."""
+    if provider not in ALL_PROVIDERS:
+        raise invalid_provider(provider)
+    row = run_with_retry(
+        lambda: _find(user_id, provider, account_id, for_update=for_update),
+        failure_message=failure_message,
+    )
+    if row is None:
+        raise not_found()
+    return row
 
 
 def _find(user_id: int, provider: str, account_id: str, *, for_update: bool) -> Integration | None:
