@@ -155,13 +155,12 @@ class Bench:
         shutil.rmtree(self.work, ignore_errors=True)
 
 
-def measure(
-    bench: Bench, bare: servers.Server, data: dataset.Dataset, strategy: str
-) -> dict[str, Any]:
-    """Alternating wrk rounds of the bare app and the service for one strategy and data size."""
-    a = bench.args
-    name = f"status-{strategy}-{data.users}"
-    users = dataset.sample_users(data, a.cookies)
+def start_service(
+    bench: Bench, data: dataset.Dataset, strategy: str, name: str
+) -> tuple[servers.Server, Path, int]:
+    """The service on one data size and session strategy, a file of its users' cookies, and
+    how many distinct users those are."""
+    users = dataset.sample_users(data, bench.args.cookies)
     cookies = dataset.write_cookies(data, strategy, users, bench.secret, bench.work / f"{name}.txt")
     service = bench.start(
         name,
@@ -169,6 +168,16 @@ def measure(
         "wsgi:app",
         {"DATABASE_URL": data.url, "NEXTAUTH_SESSION_STRATEGY": strategy},
     )
+    return service, cookies, len(users)
+
+
+def measure(
+    bench: Bench, bare: servers.Server, data: dataset.Dataset, strategy: str
+) -> dict[str, Any]:
+    """Alternating wrk rounds of the bare app and the service for one strategy and data size."""
+    a = bench.args
+    name = f"status-{strategy}-{data.users}"
+    service, cookies, distinct_users = start_service(bench, data, strategy, name)
     try:
         check_reply(service, cookies, a.rate_limit)
         bench.load(service, cookies, a.warmup)
@@ -186,7 +195,7 @@ def measure(
     result = {
         "strategy": strategy,
         "users": data.users,
-        "distinct_cookies": len(users),
+        "distinct_cookies": distinct_users,
         "status": status,
         "bare": bare_summary,
         "ratio": round(status["rps"] / bare_summary["rps"], 3),
@@ -249,14 +258,7 @@ def soak(bench: Bench, data: dataset.Dataset) -> dict[str, Any]:
     a = bench.args
     strategy = a.soak_strategy
     name = f"soak-{strategy}-{data.users}"
-    users = dataset.sample_users(data, a.cookies)
-    cookies = dataset.write_cookies(data, strategy, users, bench.secret, bench.work / f"{name}.txt")
-    service = bench.start(
-        name,
-        "gunicorn.conf.py",
-        "wsgi:app",
-        {"DATABASE_URL": data.url, "NEXTAUTH_SESSION_STRATEGY": strategy},
-    )
+    service, cookies, _ = start_service(bench, data, strategy, name)
     print(f"soak: {a.soak:.0f}s of load on {strategy} at {data.users:,} users", flush=True)
     try:
         bench.load(service, cookies, a.warmup)
