@@ -67,8 +67,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]
         yield url
 
 
-@pytest.fixture
-def base_env(database_url: str) -> dict[str, str]:
+def service_env(database_url: str, **overrides: str) -> dict[str, str]:
+    """The settings of an app under test: test secrets, limits in memory, its own key prefix."""
     return {
         "APP_ENV": "test",
         "DATABASE_URL": database_url,
@@ -76,9 +76,14 @@ def base_env(database_url: str) -> dict[str, str]:
         "TOKEN_ENCRYPTION_KEYS": ENCRYPTION_KEY,
         "RATELIMIT_STORAGE_URI": "memory://",
         "RATELIMIT_KEY_PREFIX": f"t{uuid.uuid4().hex[:12]}",
-        # Room for a loaded CI machine; the fault tests set their own, tighter bounds.
-        "DB_CONNECT_TIMEOUT_MS": "250",
+        **overrides,
     }
+
+
+@pytest.fixture
+def base_env(database_url: str) -> dict[str, str]:
+    # Room for a loaded CI machine; the fault tests set their own, tighter bounds.
+    return service_env(database_url, DB_CONNECT_TIMEOUT_MS="250")
 
 
 @pytest.fixture

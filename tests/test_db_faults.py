@@ -25,11 +25,10 @@ from webapp.models import Integration, Session, User
 from webapp.timeutil import utcnow
 
 from .conftest import (
-    ENCRYPTION_KEY,
-    SECRET,
     TEST_DATABASE_URL,
     fresh_postgres_schema,
     jwt_cookie,
+    service_env,
 )
 from .support.tcp import TcpStandIn as StandIn
 from .support.tcp import closed_port
@@ -59,17 +58,7 @@ def build_app() -> Iterator[Callable[..., Flask]]:
     apps: list[Flask] = []
 
     def build(database_url: str, **overrides: str) -> Flask:
-        app = create_app(
-            {
-                "APP_ENV": "test",
-                "DATABASE_URL": database_url,
-                "NEXTAUTH_SECRET": SECRET,
-                "TOKEN_ENCRYPTION_KEYS": ENCRYPTION_KEY,
-                "RATELIMIT_STORAGE_URI": "memory://",
-                "RATELIMIT_KEY_PREFIX": f"t{uuid.uuid4().hex[:12]}",
-                **overrides,
-            }
-        )
+        app = create_app(service_env(database_url, **overrides))
         apps.append(app)
         return app
 

@@ -20,7 +20,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 import redis
 from flask_migrate import upgrade
@@ -31,11 +30,10 @@ from webapp.models import Integration, Session, User
 from webapp.timeutil import utcnow
 
 from .conftest import (
-    ENCRYPTION_KEY,
-    SECRET,
     TEST_DATABASE_URL,
     TEST_REDIS_URL,
-    postgres_schema_url,
+    fresh_postgres_schema,
+    service_env,
 )
 from .deploy_support.client import Reply, request, session_cookie
 from .deploy_support.servers import (
@@ -124,23 +122,15 @@ def services() -> None:
 def app_env(services) -> Iterator[tuple[dict[str, str], dict[int, str]]]:
     """A migrated PostgreSQL schema with users, integrations and database sessions."""
     assert TEST_DATABASE_URL and TEST_REDIS_URL
-    schema = f"deploy_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(TEST_DATABASE_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    env = {
-        "APP_ENV": "production",
-        "DATABASE_URL": postgres_schema_url(schema),
-        "NEXTAUTH_SECRET": SECRET,
-        "TOKEN_ENCRYPTION_KEYS": ENCRYPTION_KEY,
-        "RATELIMIT_STORAGE_URI": TEST_REDIS_URL,
-        "TRUSTED_PROXY_COUNT": "1",
-        "ANONYMOUS_RATE_LIMIT": f"{ANONYMOUS_LIMIT} per minute",
-    }
-    try:
+    with fresh_postgres_schema("deploy") as url:
+        env = service_env(
+            url,
+            APP_ENV="production",
+            RATELIMIT_STORAGE_URI=TEST_REDIS_URL,
+            TRUSTED_PROXY_COUNT="1",
+            ANONYMOUS_RATE_LIMIT=f"{ANONYMOUS_LIMIT} per minute",
+        )
         yield env, seed(env)
-    finally:
-        with psycopg.connect(TEST_DATABASE_URL, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 def seed(env: dict[str, str]) -> dict[int, str]:

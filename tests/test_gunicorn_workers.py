@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +22,7 @@ from webapp import create_app
 from webapp.extensions import db
 from webapp.models import Integration, User
 
-from .conftest import ENCRYPTION_KEY, SECRET, TEST_REDIS_URL, jwt_cookie
+from .conftest import TEST_REDIS_URL, jwt_cookie, service_env
 from .support.processes import free_port, start_gunicorn, stop
 
 pytestmark = pytest.mark.skipif(
@@ -86,15 +85,11 @@ class Gunicorn:
 @pytest.fixture
 def app_env(tmp_path: Path) -> dict[str, str]:
     """Settings for a migrated SQLite file holding users 1 and 2, each with one integration."""
-    env = {
-        "APP_ENV": "test",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}",
-        "NEXTAUTH_SECRET": SECRET,
-        "NEXTAUTH_SESSION_STRATEGY": "jwt",
-        "TOKEN_ENCRYPTION_KEYS": ENCRYPTION_KEY,
-        "RATELIMIT_STORAGE_URI": TEST_REDIS_URL or "",
-        "RATELIMIT_KEY_PREFIX": f"gunicorn-{uuid.uuid4().hex[:12]}",
-    }
+    env = service_env(
+        f"sqlite:///{tmp_path / 'app.db'}",
+        NEXTAUTH_SESSION_STRATEGY="jwt",
+        RATELIMIT_STORAGE_URI=TEST_REDIS_URL or "",
+    )
     app = create_app(env)
     with app.app_context():
         upgrade()

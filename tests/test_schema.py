@@ -17,24 +17,17 @@ from webapp import create_app
 from webapp.extensions import db
 
 from .conftest import (
-    ENCRYPTION_KEY,
     SECRET,
     TEST_DATABASE_URL,
     fresh_postgres_schema,
+    service_env,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def unmigrated_app(database_url: str):
-    return create_app(
-        {
-            "APP_ENV": "test",
-            "DATABASE_URL": database_url,
-            "NEXTAUTH_SECRET": SECRET,
-            "TOKEN_ENCRYPTION_KEYS": ENCRYPTION_KEY,
-        }
-    )
+    return create_app(service_env(database_url))
 
 
 def columns(inspector, table: str) -> list[tuple[str, str, bool]]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,11 +21,10 @@ from webapp import create_app
 from webapp.extensions import db
 
 from ..conftest import (
-    ENCRYPTION_KEY,
-    SECRET,
     TEST_DATABASE_URL,
     TEST_REDIS_URL,
     fresh_postgres_schema,
+    service_env,
 )
 from ..standins import ProviderStandIns
 from ..support.processes import free_port, start_gunicorn, stop
@@ -98,17 +96,13 @@ def app_env(
     server_database_url: str, standins: ProviderStandIns, server_port: int
 ) -> dict[str, str]:
     base_url = f"http://127.0.0.1:{server_port}"
-    return {
-        "APP_ENV": "test",
-        "DATABASE_URL": server_database_url,
-        "NEXTAUTH_SECRET": SECRET,
-        "NEXTAUTH_SESSION_STRATEGY": "database",
-        "TOKEN_ENCRYPTION_KEYS": ENCRYPTION_KEY,
-        "RATELIMIT_STORAGE_URI": TEST_REDIS_URL or "memory://",
-        "RATELIMIT_KEY_PREFIX": f"browser-{uuid.uuid4().hex[:12]}",
-        "PUBLIC_BASE_URL": base_url,
+    return service_env(
+        server_database_url,
+        NEXTAUTH_SESSION_STRATEGY="database",
+        RATELIMIT_STORAGE_URI=TEST_REDIS_URL or "memory://",
+        PUBLIC_BASE_URL=base_url,
         **standins.settings(),
-    }
+    )
 
 
 @pytest.fixture(scope="package")
