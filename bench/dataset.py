@@ -129,5 +129,6 @@ def write_cookies(
             ).fetchall()
         values = [token for (token,) in rows]
     random.Random(len(values)).shuffle(values)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(values) + "\n")
     return path

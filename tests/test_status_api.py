@@ -247,6 +247,34 @@ def test_revoked_database_session_gets_401(app, client, add_user, db_session_coo
     assert client.get("/api/integrations/status").status_code == 401
 
 
+def test_token_shared_by_two_live_sessions_is_refused_never_mixed(app, client, add_user, logs):
+    """Next.js may create `sessions` without a unique index; two rows can then share a token."""
+    from sqlalchemy import text
+
+    from webapp.extensions import db
+    from webapp.models import Session
+
+    add_user(1, [{"provider": "tiktok", "account_id": "one", "account_name": "@one"}])
+    add_user(2, [{"provider": "reddit", "account_id": "two", "account_name": "u/two"}])
+    with app.app_context():
+        db.session.execute(text('DROP INDEX "ix_sessions_sessionToken"'))
+        for user_id in (1, 2):
+            expires = utcnow() + timedelta(days=1)
+            db.session.add(Session(user_id=user_id, session_token="shared", expires=expires))
+        db.session.commit()
+    client.set_cookie("next-auth.session-token", "shared")
+
+    response = client.get("/api/integrations/status")
+
+    assert response.status_code == 500
+    assert response.get_json()["error"] == {
+        "code": "INTERNAL_ERROR",
+        "message": "Failed to fetch integrations",
+    }
+    assert response.headers["Retry-After"] == "60"
+    assert any(r["message"] == "more than one live session has this token" for r in logs)
+
+
 @pytest.mark.parametrize("user_id", [0, -4])
 def test_session_with_non_positive_user_id_gets_400(client, db_session_cookie, user_id):
     client.set_cookie("next-auth.session-token", db_session_cookie(user_id))

@@ -7,13 +7,13 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import bindparam, select
-from sqlalchemy.exc import IntegrityError, MultipleResultsFound
+from sqlalchemy.exc import IntegrityError
 
-from .database import read, run_with_retry
+from .database import DatabaseUnavailable, read, run_with_retry
 from .errors import ApiError
 from .extensions import db
 from .metrics import REFRESHES
@@ -36,7 +36,6 @@ ACCOUNT_NAME = re.compile(
     r"[^\x00-\x1f\x7f-\x9f\ud800-\udfff\u200e\u200f\u202a-\u202e\u2066-\u2069]{1,100}"
 )
 API_KEY = re.compile(r"[\x21-\x7e]{16,512}")
-Rows = TypeVar("Rows", bound=Sequence[Any])
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,11 +99,8 @@ _OF_SESSION = (
 
 def list_for_user(user_id: int, now: datetime) -> list[IntegrationStatus]:
     """The user's integrations in a stable order (by id), with their status at `now`."""
-    rows = read(
-        lambda connection: connection.execute(_OF_USER, {"user_id": user_id}).all(),
-        failure_message="Failed to fetch integrations",
-    )
-    return [to_status(row, now) for row in rows]  # type: ignore[arg-type]
+    rows = read(_OF_USER, {"user_id": user_id}, failure_message="Failed to fetch integrations")
+    return [_status_of(row, now) for row in rows]
 
 
 def list_for_session(
@@ -113,22 +109,33 @@ def list_for_session(
     """The live NextAuth session's user id and that user's integrations; None if no session."""
     # One query for both: the database session strategy would otherwise need two round trips.
     rows = read(
-        lambda connection: _one_session(
-            connection.execute(_OF_SESSION, {"token": session_token, "now": now}).all()
-        ),
+        _OF_SESSION,
+        {"token": session_token, "now": now},
         failure_message="Failed to fetch integrations",
     )
     if not rows:
         return None
-    items = [to_status(row, now) for row in rows if row.id is not None]  # type: ignore[arg-type]
-    return rows[0].session_user_id, items
-
-
-def _one_session(rows: Rows) -> Rows:
     # As scalar_one_or_none() would: a token shared by two live sessions is an error, never a mix.
-    if len({row.session_id for row in rows}) > 1:
-        raise MultipleResultsFound("more than one live session has this token")
-    return rows
+    if len({row[0] for row in rows}) > 1:
+        log.error("more than one live session has this token")
+        raise DatabaseUnavailable("Failed to fetch integrations")
+    items = [_status_of(row[2:], now) for row in rows if row[2] is not None]
+    return rows[0][1], items
+
+
+def _status_of(row: Sequence[Any], now: datetime) -> IntegrationStatus:
+    """A row of _STATUS_COLUMNS, by position."""
+    id_, provider, account_id, account_name, expires_at, created_at, updated_at = row
+    return IntegrationStatus(
+        id=id_,
+        provider=provider,
+        account_id=account_id,
+        account_name=account_name,
+        status=status_at(expires_at, now),
+        expires_at=expires_at,
+        created_at=created_at,
+        updated_at=updated_at,
+    )
 
 
 def oauth_client(provider: str) -> OAuthProvider:
