@@ -9,7 +9,7 @@ import uuid
 from typing import Any
 
 from flask import Flask, current_app, g, request
-from flask.wrappers import Response
+from flask.wrappers import Request, Response
 from flask_limiter import RateLimitExceeded
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException
@@ -75,10 +75,11 @@ def _start() -> None:
 
 
 def _finish(response: Response) -> Response:
-    correlation_id = g.get("correlation_id") or str(uuid.uuid4())
+    context = g._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup, not ten
+    correlation_id = context.get("correlation_id") or str(uuid.uuid4())
     duration_ms = elapsed_ms()
     headers = ratelimit.headers()
-    retry_after = g.get("retry_after")
+    retry_after = context.get("retry_after")
     if retry_after is not None:
         headers.append(("Retry-After", str(retry_after)))
     csp = current_app.config["PAGE_CSP"] if response.mimetype == "text/html" else API_CSP
@@ -92,9 +93,33 @@ def _finish(response: Response) -> Response:
         ("Content-Security-Policy", csp),
     ]
     _set_headers(response.headers, headers)
-    _observe(response, duration_ms)
-    _log(response, correlation_id, duration_ms)
+    incoming = request._get_current_object()  # type: ignore[attr-defined]
+    _observe(incoming, context, response.status_code, duration_ms)
+    _log(incoming, context, response.status_code, correlation_id, duration_ms)
     return response
+
+
+def _observe(incoming: Request, context: Any, status: int, duration_ms: int) -> None:
+    endpoint = incoming.endpoint or "unmatched"
+    REQUESTS.labels(endpoint, incoming.method, str(status)).observe(duration_ms / 1000)
+    if status >= 400:
+        ERRORS.labels(endpoint, context.get("error_code", str(status))).inc()
+
+
+def _log(
+    incoming: Request, context: Any, status: int, correlation_id: str, duration_ms: int
+) -> None:
+    fields = {
+        "correlationId": correlation_id,
+        "userId": context.get("user_id"),
+        "method": incoming.method,
+        "path": incoming.path,
+        "status": status,
+        "durationMs": duration_ms,
+        "pid": os.getpid(),
+    }
+    fields.update(context.get("log_fields", {}))
+    request_log.info("request", extra={"fields": fields})
 
 
 def _set_headers(headers: Headers, values: list[tuple[str, str]]) -> None:
@@ -106,27 +131,6 @@ def _set_headers(headers: Headers, values: list[tuple[str, str]]) -> None:
         else:
             headers.add(name, value)
             present.add(name.lower())
-
-
-def _observe(response: Response, duration_ms: int) -> None:
-    endpoint = request.endpoint or "unmatched"
-    REQUESTS.labels(endpoint, request.method, str(response.status_code)).observe(duration_ms / 1000)
-    if response.status_code >= 400:
-        ERRORS.labels(endpoint, g.get("error_code", str(response.status_code))).inc()
-
-
-def _log(response: Response, correlation_id: str, duration_ms: int) -> None:
-    fields = {
-        "correlationId": correlation_id,
-        "userId": g.get("user_id"),
-        "method": request.method,
-        "path": request.path,
-        "status": response.status_code,
-        "durationMs": duration_ms,
-        "pid": os.getpid(),
-    }
-    fields.update(g.get("log_fields", {}))
-    request_log.info("request", extra={"fields": fields})
 
 
 def _api_error(err: ApiError) -> tuple[dict[str, Any], int]:

@@ -36,12 +36,10 @@ def decode_session_token(
     if len(parts) != 5:
         raise JweError("not a compact JWE")
     header_b64, encrypted_key, iv_b64, ciphertext_b64, tag_b64 = parts
-    header = _json_object(_b64decode(header_b64))
-    enc = header.get("enc")
-    allowed = _allowed_encryptions(cookie_name)
-    if header.get("alg") != "dir" or enc not in allowed or encrypted_key:
+    alg, enc, unsupported = _protected_header(header_b64)
+    if alg != "dir" or enc not in _allowed_encryptions(cookie_name) or encrypted_key:
         raise JweError("unexpected alg/enc")
-    if "zip" in header or "crit" in header:
+    if unsupported:
         raise JweError("unsupported header parameter")
     iv, ciphertext, tag = _b64decode(iv_b64), _b64decode(ciphertext_b64), _b64decode(tag_b64)
     aad = header_b64.encode("ascii")
@@ -75,6 +73,15 @@ def encode_session_token(claims: dict[str, Any], cookie_name: str, secret: str) 
         ciphertext = encryptor.update(padded) + encryptor.finalize()
         tag = _cbc_hs512_tag(key[:32], aad, iv, ciphertext)
     return ".".join([header_b64, "", _b64encode(iv), _b64encode(ciphertext), _b64encode(tag)])
+
+
+@lru_cache(maxsize=16)
+def _protected_header(header_b64: str) -> tuple[object, str, bool]:
+    """alg, enc, and whether zip or crit is present: NextAuth sends the same few headers."""
+    header = _json_object(_b64decode(header_b64))
+    enc = header.get("enc")
+    unsupported = "zip" in header or "crit" in header
+    return header.get("alg"), enc if isinstance(enc, str) else "", unsupported
 
 
 def _allowed_encryptions(cookie_name: str) -> tuple[str, ...]:

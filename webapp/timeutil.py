@@ -18,8 +18,7 @@ def iso_z(moment: datetime | None) -> str | None:
     """Format as the contract does: `2025-12-31T23:59:59.000Z` (UTC, milliseconds, Z)."""
     if moment is None:
         return None
-    moment = moment.astimezone(UTC)
-    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"  # "+00:00"
 
 
 class UtcDateTime(TypeDecorator[datetime]):
