@@ -39,3 +39,22 @@ def status() -> dict[str, Any]:
 @app.get("/livez")
 def livez() -> dict[str, Any]:
     return {"status": "ok"}
+
+
+def limited_app(storage_uri: str, limit: str, key_prefix: str) -> Flask:
+    """The bare app plus Flask-Limiter counting every request in storage_uri."""
+    from flask_limiter import Limiter
+
+    limited = Flask(__name__)
+    limited.json.sort_keys = False  # type: ignore[attr-defined]
+    limited.add_url_rule("/api/integrations/status", view_func=status)
+    limited.add_url_rule("/livez", view_func=livez)
+    limiter = Limiter(
+        key_func=lambda: "bench",
+        app=limited,
+        default_limits=[limit],
+        storage_uri=storage_uri,
+        key_prefix=key_prefix,
+    )
+    limiter.exempt(livez)
+    return limited

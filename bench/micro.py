@@ -1,9 +1,11 @@
 """Per-request cost in one process, without HTTP or wrk: steady even on a busy machine.
 
-    .venv/bin/python -m bench.micro --strategy database --requests 3000 [--profile]
+    .venv/bin/python -m bench.micro --strategy database --requests 3000 [--profile] [--parts]
 
 Calls the WSGI app directly, one request after another, on the bench's PostgreSQL schema and
 Redis, and reports wall and CPU microseconds per request for the service and the bare app.
+--parts also times the service with its limits in memory and with the limiter off, which
+separates the Redis round trip and Flask-Limiter's own work from the rest.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import io
 import logging
 import os
 import pstats
+import statistics
 import time
 import uuid
 from collections.abc import Callable
@@ -60,6 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--requests", type=int, default=3_000)
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--profile", action="store_true")
+    p.add_argument(
+        "--parts",
+        action="store_true",
+        help="also time the service with limits in memory and with the limiter off",
+    )
     p.add_argument("--sort", default="tottime")
     own, rest = p.parse_known_args(argv)
     args = run.parse_args(rest)
@@ -98,15 +106,34 @@ def main(argv: list[str] | None = None) -> int:
     devnull = open(os.devnull, "w")  # noqa: SIM115
     for handler in logging.getLogger("webapp").handlers:
         handler.setStream(devnull)  # type: ignore[attr-defined]
-    targets: dict[str, WsgiApp] = {"status": app, "bare": bare_app.app}
+    targets: dict[str, WsgiApp] = {"status": app}
+    if own.parts:
+        # What the Redis round trip and Flask-Limiter's own bookkeeping each add.
+        in_memory = create_app(
+            {**env, "DATABASE_URL": data.url, "RATELIMIT_STORAGE_URI": "memory://"}
+        )
+        targets["limits in memory"] = in_memory
+        limiter_off = create_app({**env, "DATABASE_URL": data.url})
+        limiter_off.extensions["rate_limiter"].enabled = False
+        targets["limiter off"] = limiter_off
+        targets["bare + Flask-Limiter on Redis"] = bare_app.limited_app(
+            args.redis_url, args.rate_limit, env["RATELIMIT_KEY_PREFIX"]
+        )
+    targets["bare"] = bare_app.app
     for target in targets.values():
         timed(target, environs, 300)  # warm caches, pools and prepared statements
+    cpu_seen: dict[str, list[float]] = {name: [] for name in targets}
     for _ in range(own.repeat):
         line = []
         for name, target in targets.items():
             wall, cpu = timed(target, environs, own.requests)
-            line.append(f"{name}: {wall:7.0f} us wall {cpu:7.0f} us CPU")
+            cpu_seen[name].append(cpu)
+            line.append(f"{name}: {wall:5.0f} us wall {cpu:5.0f} us CPU")
         print(" | ".join(line), flush=True)
+    print(
+        "median CPU us/request: "
+        + ", ".join(f"{name} {statistics.median(seen):.0f}" for name, seen in cpu_seen.items())
+    )
     if own.profile:
         # thread_time: charge each function its CPU, not time spent waiting for PostgreSQL/Redis.
         profiler = cProfile.Profile(time.thread_time)
