@@ -55,6 +55,8 @@ screenshot: install $(AXE)
 	UPDATE_SCREENSHOT=1 $(BIN)/pytest -q tests/browser -k readme_screenshot
 
 bench: install
+	@command -v wrk >/dev/null || { echo "Installing wrk (Debian package)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 # Regenerate the NextAuth test vectors with NextAuth's own npm packages.

@@ -18,6 +18,7 @@ from . import report, run
 
 def main(argv: list[str] | None = None) -> int:
     args = run.parse_args(argv)
+    args.keep_db = True  # this uses no database: leave make bench's alone
     bench = run.Bench(args)
     print(report.header(report.environment(args, bench.workers)), flush=True)
     cookies = bench.work / "cookies.txt"
