@@ -15,6 +15,14 @@ GROWTH_TOLERANCE = 0.10  # largest data size within 10% of the smallest's throug
 RSS_FLAT_MIB = 1.0  # a worker "grows" if its RSS rises more than this over the soak's 2nd half
 
 
+def _worker_class() -> str:
+    """As gunicorn runs it: a sync worker given more than one thread becomes gthread."""
+    chosen = os.environ.get("GUNICORN_WORKER_CLASS") or "gthread"
+    if chosen == "sync" and int(os.environ.get("GUNICORN_THREADS") or "4") > 1:
+        return "gthread"
+    return chosen
+
+
 def environment(args: argparse.Namespace, workers: int) -> dict[str, Any]:
     return {
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -23,7 +31,7 @@ def environment(args: argparse.Namespace, workers: int) -> dict[str, Any]:
         "python": platform.python_version(),
         "worker_model": {
             "workers": workers,
-            "worker_class": os.environ.get("GUNICORN_WORKER_CLASS") or "gthread",
+            "worker_class": _worker_class(),
             "threads": int(os.environ.get("GUNICORN_THREADS") or "4"),
         },
         "wrk": {
