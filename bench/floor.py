@@ -11,7 +11,6 @@ status endpoint could reach before it reads a session, queries PostgreSQL, logs 
 from __future__ import annotations
 
 import statistics
-from typing import Any
 
 from . import report, run
 
@@ -23,7 +22,6 @@ def main(argv: list[str] | None = None) -> int:
     print(report.header(report.environment(args, bench.workers)), flush=True)
     cookies = bench.work / "cookies.txt"
     cookies.write_text("unused\n")  # the bare apps read no cookie; wrk's script wants one
-    rounds: dict[str, list[dict[str, Any]]] = {"bare": [], "bare + Flask-Limiter": []}
     try:
         servers = {
             "bare": bench.start("bare", "bench/gunicorn_bare.conf.py", "bench.bare_app:app", {}),
@@ -33,10 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         for server in servers.values():
             bench.load(server, cookies, args.warmup)
-        for number in range(args.rounds):
-            order = list(servers.items())
-            for name, server in order if number % 2 == 0 else order[::-1]:
-                rounds[name].append(bench.load(server, cookies, args.duration))
+        rounds = run.alternate(bench, servers, cookies)
     finally:
         bench.cleanup()
     summary = {name: run.summarise(found) for name, found in rounds.items()}

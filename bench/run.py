@@ -183,11 +183,7 @@ def measure(
         bench.load(service, cookies, a.warmup)
         bench.load(bare, cookies, a.warmup)
         rss_before = service.worker_rss_mib()
-        rounds: dict[str, list[dict[str, Any]]] = {"status": [], "bare": []}
-        for number in range(a.rounds):
-            order = [("bare", bare), ("status", service)]
-            for target, server in order if number % 2 == 0 else order[::-1]:
-                rounds[target].append(bench.load(server, cookies, a.duration))
+        rounds = alternate(bench, {"bare": bare, "status": service}, cookies)
         rss_after = service.worker_rss_mib()
     finally:
         bench.stop(service)
@@ -205,6 +201,19 @@ def measure(
     }
     print(report.config_line(result), flush=True)
     return result
+
+
+def alternate(
+    bench: Bench, targets: dict[str, servers.Server], cookies: Path
+) -> dict[str, list[dict[str, Any]]]:
+    """--rounds wrk runs of each target, taking turns; the order flips every round so that
+    neither always follows the other (a busy machine then slows both alike)."""
+    rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}
+    order = list(targets.items())
+    for number in range(bench.args.rounds):
+        for name, server in order if number % 2 == 0 else order[::-1]:
+            rounds[name].append(bench.load(server, cookies, bench.args.duration))
+    return rounds
 
 
 def _by_worker(rss: dict[int, float]) -> list[float]:
