@@ -7,7 +7,6 @@ The figures themselves come from `make bench`; these tests only catch a harness 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -19,6 +18,7 @@ import psycopg
 import pytest
 
 from .conftest import TEST_DATABASE_URL, TEST_REDIS_URL
+from .support.requirements import require
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,20 +26,14 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def bench_database() -> Iterator[tuple[str, str]]:
     """An admin URL on the test server and a database name of this run's own, dropped after."""
-    missing = [
-        name
-        for name, present in (
+    require(
+        "the bench harness",
+        [
             ("TEST_DATABASE_URL", TEST_DATABASE_URL),
             ("TEST_REDIS_URL", TEST_REDIS_URL),
             ("wrk", shutil.which("wrk")),
-        )
-        if not present
-    ]
-    if missing:
-        reason = f"the bench harness needs {', '.join(missing)}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+        ],
+    )
     assert TEST_DATABASE_URL
     name = f"integrations_bench_test_{uuid.uuid4().hex[:8]}"
     yield TEST_DATABASE_URL, name

@@ -46,6 +46,7 @@ from .deploy_support.servers import (
     stop_all,
 )
 from .deploy_support.tls import client_context, make_certificate
+from .support.requirements import require
 
 URL = "/api/integrations/status"
 CONNECT = "/api/integrations/connect/onlyfans"
@@ -102,20 +103,14 @@ def ids(count: int) -> list[str]:
 @pytest.fixture(scope="module")
 def services() -> None:
     """PostgreSQL, Redis and nginx are here, or a skip naming what is missing (CI: a failure)."""
-    missing = [
-        name
-        for name, present in (
+    require(
+        "the deployment test",
+        [
             ("TEST_DATABASE_URL", TEST_DATABASE_URL),
             ("TEST_REDIS_URL", TEST_REDIS_URL),
             (f"nginx at {NGINX}", os.access(NGINX, os.X_OK)),
-        )
-        if not present
-    ]
-    if missing:
-        reason = f"the deployment test needs {', '.join(missing)}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+        ],
+    )
 
 
 @pytest.fixture(scope="module")

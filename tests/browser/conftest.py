@@ -28,6 +28,7 @@ from ..conftest import (
 )
 from ..standins import ProviderStandIns
 from ..support.processes import free_port, start_gunicorn, stop
+from ..support.requirements import require
 from .harness import Console, Creator, Server, Store, wait_until_live
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,25 +50,18 @@ DESKTOP = {"width": 1280, "height": 800}
 WORKERS = 2 if TEST_REDIS_URL else 1
 
 
-def missing_requirements() -> list[str]:
-    """What this machine lacks for the browser tests, in words a newcomer can act on."""
-    missing = []
-    if not os.access(CHROMIUM, os.X_OK):
-        missing.append(f"Chromium at {CHROMIUM} (Debian: apt-get install chromium)")
-    if not AXE.is_file():
-        missing.append(f"axe-core at {AXE.relative_to(ROOT)} (`make test` runs npm ci there)")
-    return missing
-
-
 @pytest.fixture(scope="package", autouse=True)
 def browser_requirements() -> None:
-    missing = missing_requirements()
-    if not missing:
-        return
-    reason = "browser tests need " + " and ".join(missing)
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason}; CI must run them, not skip them", pytrace=False)
-    pytest.skip(reason)
+    require(
+        "the browser tests",
+        [
+            (
+                f"Chromium at {CHROMIUM} (Debian: apt-get install chromium)",
+                os.access(CHROMIUM, os.X_OK),
+            ),
+            (f"axe-core at {AXE.relative_to(ROOT)} (`make test` runs npm ci there)", AXE.is_file()),
+        ],
+    )
 
 
 @pytest.fixture(scope="package")
