@@ -58,15 +58,21 @@ def status_at(expires_at: datetime | None, now: datetime) -> str:
 
 
 def to_status(row: Integration, now: datetime) -> IntegrationStatus:
+    return _status_of([getattr(row, column.key) for column in _STATUS_COLUMNS], now)
+
+
+def _status_of(row: Sequence[Any], now: datetime) -> IntegrationStatus:
+    """A row of _STATUS_COLUMNS, by position."""
+    id_, provider, account_id, account_name, expires_at, created_at, updated_at = row
     return IntegrationStatus(
-        id=row.id,
-        provider=row.provider,
-        account_id=row.account_id,
-        account_name=row.account_name,
-        status=status_at(row.expires_at, now),
-        expires_at=row.expires_at,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
+        id=id_,
+        provider=provider,
+        account_id=account_id,
+        account_name=account_name,
+        status=status_at(expires_at, now),
+        expires_at=expires_at,
+        created_at=created_at,
+        updated_at=updated_at,
     )
 
 
@@ -121,21 +127,6 @@ def list_for_session(
         raise DatabaseUnavailable("Failed to fetch integrations")
     items = [_status_of(row[2:], now) for row in rows if row[2] is not None]
     return rows[0][1], items
-
-
-def _status_of(row: Sequence[Any], now: datetime) -> IntegrationStatus:
-    """A row of _STATUS_COLUMNS, by position."""
-    id_, provider, account_id, account_name, expires_at, created_at, updated_at = row
-    return IntegrationStatus(
-        id=id_,
-        provider=provider,
-        account_id=account_id,
-        account_name=account_name,
-        status=status_at(expires_at, now),
-        expires_at=expires_at,
-        created_at=created_at,
-        updated_at=updated_at,
-    )
 
 
 def oauth_client(provider: str) -> OAuthProvider:
