@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -28,6 +29,15 @@ class TokenSet:
     expires_in: int | None = None
     scope: str | None = None
     account_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """What is stored of an authorization, as a refresh needs it."""
+
+    access_token: str | None
+    refresh_token: str | None
+    expires_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,9 +76,6 @@ class HttpProvider:
 class OAuthProvider(Protocol):
     """One provider's OAuth 2.0 authorization code flow, refresh and revocation."""
 
-    name: str
-    display_name: str
-
     def authorization_url(self, state: str, redirect_uri: str) -> str:
         """Where to send the creator to approve access."""
         ...
@@ -81,7 +88,7 @@ class OAuthProvider(Protocol):
         """The provider's id and display name of the account that approved."""
         ...
 
-    def refresh(self, access_token: str | None, refresh_token: str | None) -> TokenSet:
+    def refresh(self, grant: Grant, now: datetime) -> TokenSet:
         """New tokens from the provider's refresh grant; ReauthRequired when it is dead."""
         ...
 
