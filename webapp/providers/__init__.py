@@ -5,15 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .base import (
-    Account,
-    OAuthProvider,
-    ProviderError,
-    ProviderSettings,
-    ProviderUnavailable,
-    ReauthRequired,
-    TokenSet,
-)
+from .base import Account, OAuthProvider, ProviderSettings, TokenSet
+from .errors import ProviderError, ProviderUnavailable, ReauthRequired
 from .instagram import Instagram
 from .outbound import ProviderHttp
 from .reddit import Reddit

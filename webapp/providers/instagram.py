@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from .base import Account, HttpProvider, ProviderError, ReauthRequired, TokenSet
+from .base import Account, HttpProvider, TokenSet
+from .errors import ProviderError, ReauthRequired
 from .outbound import json_body
 
 AUTHORIZE = "https://www.instagram.com/oauth/authorize"

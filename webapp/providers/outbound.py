@@ -9,7 +9,7 @@ from typing import Any
 
 import requests
 
-from .base import ProviderUnavailable
+from .errors import ProviderUnavailable
 
 log = logging.getLogger("webapp.providers")
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from .base import Account, HttpProvider, ProviderError, ProviderSettings, ReauthRequired, TokenSet
+from .base import Account, HttpProvider, ProviderSettings, TokenSet
+from .errors import ProviderError, ReauthRequired
 from .outbound import ProviderHttp, json_body
 
 AUTHORIZE = "https://www.reddit.com/api/v1/authorize"
