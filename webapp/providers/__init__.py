@@ -6,16 +6,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from .base import (
-    Account,
-    Grant,
-    OAuthProvider,
-    ProviderError,
-    ProviderSettings,
-    ProviderUnavailable,
-    ReauthRequired,
-    TokenSet,
-)
+from .base import Account, Grant, OAuthProvider, ProviderSettings, TokenSet
+from .errors import ProviderError, ProviderUnavailable, ReauthRequired
 from .instagram import Instagram
 from .outbound import ProviderHttp
 from .reddit import Reddit

@@ -1,13 +1,12 @@
-"""What every OAuth provider module offers, and the errors they raise."""
+"""What every OAuth provider module offers: settings, tokens, accounts, the Protocol."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from .outbound import ProviderHttp
+from .outbound import ProviderHttp
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,22 +43,6 @@ class Grant:
 class Account:
     id: str
     name: str
-
-
-class ProviderError(Exception):
-    """The provider could not do what was asked."""
-
-
-class ReauthRequired(ProviderError):
-    """The grant is dead (revoked, expired, invalid): only a new authorization helps."""
-
-
-class ProviderUnavailable(ProviderError):
-    """Unreachable, failing or throttling after retries; try again later."""
-
-    def __init__(self, message: str, retry_after: int = 30) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 class HttpProvider:

@@ -7,7 +7,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from .base import Account, Grant, HttpProvider, ProviderError, ReauthRequired, TokenSet
+from .base import Account, Grant, HttpProvider, TokenSet
+from .errors import ProviderError, ReauthRequired
 from .outbound import json_body
 
 AUTHORIZE = "https://www.instagram.com/oauth/authorize"

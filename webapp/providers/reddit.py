@@ -6,15 +6,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from .base import (
-    Account,
-    Grant,
-    HttpProvider,
-    ProviderError,
-    ProviderSettings,
-    ReauthRequired,
-    TokenSet,
-)
+from .base import Account, Grant, HttpProvider, ProviderSettings, TokenSet
+from .errors import ProviderError, ReauthRequired
 from .outbound import ProviderHttp, json_body
 
 AUTHORIZE = "https://www.reddit.com/api/v1/authorize"
