@@ -266,12 +266,18 @@ def test_refresh_due_refreshes_what_expires_soon_and_leaves_the_rest(
     set_expiry(provider_app, "reddit", timedelta(hours=2))
     set_expiry(provider_app, "instagram", timedelta(days=30))
 
-    assert run_refresh_due(provider_app) == "refreshed=1 failed=0 skipped=0"
+    assert run_refresh_due(provider_app) == "refreshed=1 failed=0 skipped=0 expired=0"
     assert row(provider_app, "tiktok").expires_at > utcnow() + timedelta(hours=1)
 
     # TikTok's fresh token lasts 2 h and Reddit's expires in 2 h: both fall within 3 h.
-    assert run_refresh_due(provider_app, "--within", "3h") == "refreshed=2 failed=0 skipped=0"
-    assert run_refresh_due(provider_app, "--within", "45d") == "refreshed=3 failed=0 skipped=0"
+    assert (
+        run_refresh_due(provider_app, "--within", "3h")
+        == "refreshed=2 failed=0 skipped=0 expired=0"
+    )
+    assert (
+        run_refresh_due(provider_app, "--within", "45d")
+        == "refreshed=3 failed=0 skipped=0 expired=0"
+    )
 
 
 def test_refresh_due_backs_off_and_finally_leaves_it_for_the_creator(
@@ -285,20 +291,22 @@ def test_refresh_due_backs_off_and_finally_leaves_it_for_the_creator(
     set_expiry(app, "reddit", timedelta(minutes=5))
     standins.reddit.fail_next("/api/v1/access_token", 503, times=10)
 
-    assert run_refresh_due(app) == "refreshed=0 failed=1 skipped=0"
+    assert run_refresh_due(app) == "refreshed=0 failed=1 skipped=0 expired=0"
     first = row(app, "reddit")
     assert (first.refresh_failures, first.last_refresh_error) == (1, "provider_unavailable")
     assert first.next_refresh_at > utcnow() + timedelta(minutes=4)
-    assert run_refresh_due(app) == "refreshed=0 failed=0 skipped=0"  # backing off
+    assert run_refresh_due(app) == "refreshed=0 failed=0 skipped=0 expired=0"  # backing off
 
     with app.app_context():
         db.session.execute(update(Integration).values(next_refresh_at=utcnow()))
         db.session.commit()
-    assert run_refresh_due(app) == "refreshed=0 failed=1 skipped=0"
+    assert run_refresh_due(app) == "refreshed=0 failed=1 skipped=0 expired=0"
     with app.app_context():
         db.session.execute(update(Integration).values(next_refresh_at=utcnow()))
         db.session.commit()
-    assert run_refresh_due(app) == "refreshed=0 failed=0 skipped=0"  # left for the creator
+    assert (
+        run_refresh_due(app) == "refreshed=0 failed=0 skipped=0 expired=0"
+    )  # left for the creator
     assert row(app, "reddit").refresh_failures == 2
 
 
@@ -307,8 +315,8 @@ def test_refresh_due_marks_a_dead_grant_at_once(creator, standins, provider_app)
     set_expiry(provider_app, "tiktok", timedelta(minutes=5))
     standins.tiktok.revoke_all()
 
-    assert run_refresh_due(provider_app) == "refreshed=0 failed=1 skipped=0"
-    assert run_refresh_due(provider_app) == "refreshed=0 failed=0 skipped=0"
+    assert run_refresh_due(provider_app) == "refreshed=0 failed=1 skipped=0 expired=0"
+    assert run_refresh_due(provider_app) == "refreshed=0 failed=0 skipped=0 expired=0"
     assert row(provider_app, "tiktok").last_refresh_error == "reauth_required"
 
 

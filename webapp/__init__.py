@@ -8,7 +8,21 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import api, auth, cli, clients, crypto, database, http, logs, openapi, ops, pages, ratelimit
+from . import (
+    api,
+    auth,
+    cli,
+    clients,
+    crypto,
+    database,
+    http,
+    logs,
+    openapi,
+    ops,
+    pages,
+    ratelimit,
+    webhooks,
+)
 from .config import ConfigError, environment, load_settings
 from .extensions import db, migrate
 
@@ -45,13 +59,18 @@ def create_app(environ: Mapping[str, str] | None = None) -> Flask:
     # Order matters: timing starts first, then the caller is identified, then the limiter
     # (whose before-request hook Flask-Limiter registers here) counts the request.
     http.init_app(app)
-    auth.init_app(app, identified=[api.bp, pages.bp])
-    ratelimit.init_app(app, limited=[api.bp, pages.bp])
+    auth.init_app(
+        app,
+        identified=[api.bp, pages.bp],
+        listing=["api.integrations_status", "pages.integrations_page"],
+    )
+    ratelimit.init_app(app, per_caller=[api.bp, pages.bp], per_ip=[webhooks.bp])
     cli.init_app(app)
 
     app.config["PAGE_CSP"] = pages.page_csp(app.extensions["providers"])
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(webhooks.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(openapi.bp)
     if app.config["APP_ENV"] == "development":

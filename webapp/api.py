@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, g, redirect, request
 
 from . import integrations, messages, oauth
-from .auth import current_user_id
+from .auth import current_identity, current_user_id
 from .csrf import check_request
 from .errors import ApiError, not_found
 from .http import envelope, is_htmx
@@ -43,7 +43,7 @@ def refuse_cross_site() -> None:
 
 @bp.get("/integrations/status")
 def integrations_status() -> Any:
-    items = integrations.list_for_user(current_user_id(), now=utcnow())
+    items = integrations.list_for_caller(current_identity(), now=utcnow())
     expired = sum(1 for item in items if item.status == "expired")
     g.log_fields = {"integrationCount": len(items), "expiredCount": expired}
     EXPIRED_SEEN.inc(expired)

@@ -2,7 +2,8 @@
 
 `identify_caller` runs before the rate limiter, so the limiter's key function only reads
 what it found. Both NextAuth session strategies: a row of `sessions` (database) or the
-encrypted cookie itself (jwt).
+encrypted cookie itself (jwt). With database sessions, an endpoint that lists the caller's
+integrations gets them from the query that finds the session: one round trip, not two.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from sqlalchemy import bindparam, select
 from .database import DatabaseUnavailable, read
 from .errors import ApiError, invalid_user_id, unauthorized
 from .jwe import V4_COOKIES, V5_COOKIES, JweError, decode_session_token
-from .models import Session, User
+from .models import Integration, Session, User
+from .store import STATUS_COLUMNS, IntegrationStatus, statuses_of
 from .timeutil import utcnow
 
 # In the order NextAuth itself prefers them; the first valid one wins.
@@ -33,12 +35,18 @@ _USER_ID = re.compile(r"[1-9][0-9]{0,9}")
 FAILED_TO_FETCH = "Failed to fetch integrations"
 log = logging.getLogger("webapp.auth")
 # The live session of a token, and whether its user still exists (NextAuth's own adapter
-# treats a session without its user as no session).
+# treats a session without its user as no session); then the same with the user's
+# integrations, for the endpoints that list them.
 _LIVE_SESSION = (
     select(Session.id, Session.user_id, User.id)
     .select_from(Session)
     .outerjoin(User, User.id == Session.user_id)
     .where(Session.session_token == bindparam("token"), Session.expires > bindparam("now"))
+)
+_LIVE_SESSION_AND_INTEGRATIONS = (
+    _LIVE_SESSION.add_columns(*STATUS_COLUMNS)
+    .outerjoin(Integration, Integration.user_id == User.id)
+    .order_by(Integration.id)
 )
 
 
@@ -48,11 +56,18 @@ class Identity:
 
     user_id: int
     session_key: str  # "session:<sessions.id>" (database) or "user:<sub>" (jwt)
+    # The caller's integrations when the session lookup read them too (database sessions,
+    # listing endpoints); None when the service must read them itself.
+    integrations: list[IntegrationStatus] | None = None
 
 
-def init_app(app: Flask, identified: list[Blueprint]) -> None:
-    """Resolve the caller of every request to these blueprints; call before the limiter's."""
+def init_app(app: Flask, identified: list[Blueprint], listing: list[str]) -> None:
+    """Resolve the caller of every request to these blueprints; call before the limiter's.
+
+    `listing` names the endpoints that show the caller's integrations.
+    """
     app.config["IDENTIFIED_BLUEPRINTS"] = frozenset(bp.name for bp in identified)
+    app.config["LISTING_ENDPOINTS"] = frozenset(listing)
     app.before_request(identify_caller)
 
 
@@ -60,18 +75,21 @@ def identify_caller() -> None:
     """Before the limiter counts the request: find who is calling, once, and keep it on g."""
     if request.blueprint not in current_app.config["IDENTIFIED_BLUEPRINTS"]:
         return
+    lists = request.endpoint in current_app.config["LISTING_ENDPOINTS"]
     try:
-        g.identity = identify(request.cookies, utcnow())
+        g.identity = identify(request.cookies, utcnow(), with_integrations=lists)
     except ApiError as err:
         g.identity = err
 
 
-def identify(cookies: Mapping[str, str], now: datetime) -> Identity:
+def identify(
+    cookies: Mapping[str, str], now: datetime, *, with_integrations: bool = False
+) -> Identity:
     """The first session cookie that names a live session; raises 401 (or 400, 500) if none."""
     errors: list[ApiError] = []
     for name, token in session_cookies(cookies):
         try:
-            return _identity(name, token, now)
+            return _identity(name, token, now, with_integrations)
         except ApiError as err:
             errors.append(err)
     # A cookie that opened a session but named a bad user, or a database failure, says more
@@ -120,12 +138,12 @@ def _chunks(cookies: Mapping[str, str], name: str) -> list[str]:
     return [numbered[i] for i in range(len(numbered))]
 
 
-def _identity(cookie_name: str, token: str, now: datetime) -> Identity:
+def _identity(cookie_name: str, token: str, now: datetime, with_integrations: bool) -> Identity:
     if not token or len(token) > MAX_TOKEN_CHARS:
         raise unauthorized()
     if current_app.config["NEXTAUTH_SESSION_STRATEGY"] == "jwt":
         return _from_jwt(cookie_name, token)
-    return _from_database(token, now)
+    return _from_database(token, now, with_integrations)
 
 
 def _from_jwt(cookie_name: str, token: str) -> Identity:
@@ -141,20 +159,22 @@ def _from_jwt(cookie_name: str, token: str) -> Identity:
     return Identity(user_id, f"user:{user_id}")
 
 
-def _from_database(token: str, now: datetime) -> Identity:
+def _from_database(token: str, now: datetime, with_integrations: bool) -> Identity:
     if not _SESSION_TOKEN.fullmatch(token):
         raise unauthorized()
-    rows = read(_LIVE_SESSION, {"token": token, "now": now}, failure_message=FAILED_TO_FETCH)
+    statement = _LIVE_SESSION_AND_INTEGRATIONS if with_integrations else _LIVE_SESSION
+    rows = read(statement, {"token": token, "now": now}, failure_message=FAILED_TO_FETCH)
     if not rows:
         raise unauthorized()
-    if len(rows) > 1:  # possible when Next.js created `sessions` without a unique index
+    if len({row[0] for row in rows}) > 1:  # Next.js may create `sessions` without a unique index
         log.error("more than one live session has this token")
         raise DatabaseUnavailable(FAILED_TO_FETCH)
-    session_id, session_user_id, user_id = rows[0]
+    session_id, session_user_id, user_id = rows[0][:3]
     parsed = parse_user_id(str(session_user_id))
     if user_id is None:
         raise unauthorized()
-    return Identity(parsed, f"session:{session_id}")
+    listed = statuses_of(rows, now) if with_integrations else None
+    return Identity(parsed, f"session:{session_id}", listed)
 
 
 def parse_user_id(value: object) -> int:

@@ -14,6 +14,7 @@ from . import integrations
 from .demo import seed_demo
 from .refresh import refresh_due
 from .timeutil import iso_z, utcnow
+from .verify import verify_grants
 
 integrations_cli = AppGroup("integrations", help="Operate on creators' integrations.")
 _DURATION = re.compile(r"(\d+)([smhd])")
@@ -68,7 +69,26 @@ def parse_duration(
 def refresh_due_command(within: timedelta | None) -> None:
     """Refresh tokens that expire soon; safe to run from cron on several hosts at once."""
     summary = refresh_due(utcnow(), within)
-    click.echo(f"refreshed={summary.refreshed} failed={summary.failed} skipped={summary.skipped}")
+    click.echo(
+        f"refreshed={summary.refreshed} failed={summary.failed} skipped={summary.skipped} "
+        f"expired={summary.expired}"
+    )
+
+
+@integrations_cli.command("verify")
+@click.option(
+    "--older-than",
+    callback=parse_duration,
+    default="24h",
+    show_default=True,
+    metavar="DURATION",
+    help="Check grants not confirmed by the provider within this long.",
+)
+@click.option("--limit", type=click.IntRange(min=1), help="Check at most this many.")
+def verify_command(older_than: timedelta, limit: int | None) -> None:
+    """Ask the providers whether stored grants still work; dead ones read expired."""
+    summary = verify_grants(utcnow(), older_than, limit, sleep=time.sleep)
+    click.echo(f"verified={summary.verified} dead={summary.dead} unavailable={summary.unavailable}")
 
 
 @integrations_cli.command("list")

@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from . import oauth, providers
+from .auth import Identity
 from .clients import configured, oauth_client
 from .database import run_with_retry
 from .errors import (
@@ -26,15 +28,22 @@ from .errors import (
     reauth_required,
 )
 from .extensions import db
-from .models import Integration
-from .providers import REGISTRY, Account, ProviderError, ProviderUnavailable, ReauthRequired
+from .models import Integration, Notice
+from .providers import (
+    REGISTRY,
+    Account,
+    ClientRejected,
+    ProviderError,
+    ProviderUnavailable,
+    ReauthRequired,
+)
 from .refresh import refresh_row
 from .store import (
     IntegrationStatus,
     apply_tokens,
-    clear_refresh_failures,
     find,
     list_for_user,
+    mark_working,
     owned,
     to_status,
 )
@@ -46,10 +55,12 @@ __all__ = [
     "complete_connection",
     "connect",
     "disconnect",
+    "list_for_caller",
     "list_for_user",
     "not_found",
     "reconnect",
     "refresh_now",
+    "take_notices",
 ]
 
 log = logging.getLogger("webapp.integrations")
@@ -74,6 +85,13 @@ class SignIn:
     """The creator must approve access at the provider first: send them to `url`."""
 
     url: str
+
+
+def list_for_caller(identity: Identity, now: datetime) -> list[IntegrationStatus]:
+    """The caller's integrations, by id: as their session lookup read them, or read now."""
+    if identity.integrations is not None:
+        return identity.integrations
+    return list_for_user(identity.user_id, now)
 
 
 def connect(
@@ -129,10 +147,13 @@ def refresh_now(user_id: int, provider: str, account_id: str, now: datetime) -> 
         db.session.rollback()
         return to_status(row, now)  # an API key has no expiry and nothing to refresh
     try:
-        refresh_row(row, oauth_client(provider), now)
+        refresh_row(row, oauth_client(provider), now, via="refresh")
     except ReauthRequired:
-        db.session.commit()
+        db.session.commit()  # it reads expired from now on, with why
         raise reauth_required()
+    except ClientRejected:
+        db.session.rollback()
+        raise ApiError("INTERNAL_ERROR", "Failed to refresh integration", 500, retry_after=60)
     except ProviderUnavailable as err:
         db.session.rollback()
         raise provider_unavailable(err.retry_after)
@@ -165,6 +186,23 @@ def disconnect(user_id: int, provider: str, account_id: str) -> None:
     db.session.commit()
 
 
+def take_notices(user_id: int) -> list[tuple[str, str]]:
+    """The creator's one-time notices (message key, provider), oldest first; now gone."""
+
+    def take() -> list[tuple[str, str]]:
+        rows = list(
+            db.session.execute(
+                select(Notice).where(Notice.user_id == user_id).order_by(Notice.id)
+            ).scalars()
+        )
+        for row in rows:
+            db.session.delete(row)
+        db.session.commit()
+        return [(row.key, row.provider) for row in rows]
+
+    return run_with_retry(take, failure_message="Failed to fetch integrations")
+
+
 def save_account(
     user_id: int,
     provider: str,
@@ -182,7 +220,7 @@ def save_account(
             db.session.add(row)
         row.account_name = account.name
         apply(row)
-        clear_refresh_failures(row)
+        mark_working(row, now)
         try:
             db.session.commit()
         except IntegrityError:

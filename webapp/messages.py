@@ -8,6 +8,10 @@ MESSAGES = {
     "connected": ("success", "{provider} is connected."),
     "refreshed": ("success", "{provider} is reconnected."),
     "disconnected": ("success", "{provider} is disconnected."),
+    "removed_at_request": (
+        "success",
+        "Your {provider} account was removed at your request, with its access.",
+    ),
     "state_invalid": (
         "error",
         "That connection attempt expired or was already used. Please connect {provider} again.",

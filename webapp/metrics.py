@@ -35,6 +35,17 @@ DB_RETRIES = Counter(
 EXPIRED_SEEN = Counter(
     "integrations_expired_seen_total", "Expired integrations returned by the status endpoint."
 )
+MARKED_DEAD = Counter(
+    "integrations_marked_dead_total",
+    "Grants found dead, by provider, reason and the path that learnt it "
+    "(refresh, refresh_due, verify, webhook).",
+    ["provider", "reason", "via"],
+)
+CLIENT_REJECTED = Counter(
+    "integrations_provider_client_rejected_total",
+    "Provider calls refused for this service's own client credentials (an operator error).",
+    ["provider"],
+)
 REFRESHES = Counter(
     "integrations_token_refresh_total",
     "Token refresh attempts by provider and outcome.",

@@ -42,6 +42,8 @@ class Integration(Base):
     __table_args__ = (
         UniqueConstraint("user_id", "provider", "account_id"),
         Index("ix_integrations_expires_at", "expires_at"),
+        # Provider-side revocations name the provider's account, not our user.
+        Index("ix_integrations_provider_account_id", "provider", "account_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -58,6 +60,13 @@ class Integration(Base):
     refresh_failures: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     next_refresh_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_refresh_error: Mapped[str | None] = mapped_column(String(64))
+    # Known to need the creator even before `expires_at`: why (store.EXPIRED_REASONS), the
+    # provider's own word for it, and when we learnt it. Cleared by a reconnect or refresh.
+    expired_reason: Mapped[str | None] = mapped_column(String(32))
+    expired_detail: Mapped[str | None] = mapped_column(String(64))
+    expired_marked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # When the provider last confirmed the grant works (connect, refresh, `verify`).
+    verified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         UtcDateTime, nullable=False, default=utcnow, onupdate=utcnow
@@ -78,4 +87,37 @@ class OAuthState(Base):
     provider: Mapped[str] = mapped_column(String(32), nullable=False)
     redirect_uri: Mapped[str] = mapped_column(Text, nullable=False)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False, default=utcnow)
+
+
+class DeletionRequest(Base):
+    """A provider's data deletion request (Meta's callback), kept so its status can be shown.
+
+    Only a hash of the signed request is kept: enough to answer a redelivery with the same
+    confirmation code, nothing that names the person.
+    """
+
+    __tablename__ = "deletion_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    confirmation_code: Mapped[str] = mapped_column(String(32), nullable=False, unique=True)
+    request_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    provider: Mapped[str] = mapped_column(String(32), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    integrations_deleted: Mapped[int] = mapped_column(Integer, nullable=False)
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Notice(Base):
+    """A message the page shows a creator once, for a change they did not make on the page."""
+
+    __tablename__ = "notices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    key: Mapped[str] = mapped_column(String(32), nullable=False)
+    provider: Mapped[str] = mapped_column(String(32), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False, default=utcnow)

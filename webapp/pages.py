@@ -16,7 +16,7 @@ from flask_limiter import RateLimitExceeded
 from werkzeug.wrappers import Response as BaseResponse
 
 from . import clients, integrations, messages, oauth
-from .auth import current_user_id
+from .auth import current_identity, current_user_id
 from .config import origin
 from .csrf import check_request, token_for_request
 from .errors import ApiError
@@ -69,12 +69,12 @@ def home() -> BaseResponse:
 @bp.get("/integrations")
 def integrations_page() -> Any:
     try:
-        user_id = current_user_id()
+        identity = current_identity()
     except ApiError as err:
         if err.code in ("UNAUTHORIZED", "INVALID_USER_ID") and not is_htmx():
             return redirect(sign_in_url())
         raise
-    items = integrations.list_for_user(user_id, utcnow())
+    items = integrations.list_for_caller(identity, utcnow())
     if is_htmx():
         response = _render("partials/_list.html", items=items)
     else:

@@ -21,17 +21,28 @@ def _limit_value() -> str:
 
 def _key() -> str:
     identity = caller()
-    return f"user:{identity.user_id}" if identity else f"ip:{request.remote_addr}"
+    return f"user:{identity.user_id}" if identity else _ip()
 
 
-def init_app(app: Flask, limited: list[Blueprint]) -> None:
-    """Limit every endpoint of the given blueprints, each endpoint with its own budget."""
+def _ip() -> str:
+    return f"ip:{request.remote_addr}"
+
+
+def _webhook_limit() -> str:
+    return current_app.config["WEBHOOK_RATE_LIMIT"]  # type: ignore[no-any-return]
+
+
+def init_app(app: Flask, per_caller: list[Blueprint], per_ip: list[Blueprint]) -> None:
+    """Limit every endpoint of these blueprints, each endpoint with its own budget: per user
+    (per IP while signed out), or per client IP alone (provider webhooks)."""
     app.config["RATELIMIT_HEADERS_ENABLED"] = False  # headers(): no Retry-After on a 200
     app.config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = True  # Redis down: count per worker
     app.config["RATELIMIT_STORAGE_OPTIONS"] = {"socket_timeout": 0.2, "socket_connect_timeout": 0.2}
     limiter = Limiter(key_func=_key, app=app)
-    for blueprint in limited:
+    for blueprint in per_caller:
         limiter.limit(_limit_value, key_func=_key)(blueprint)
+    for blueprint in per_ip:
+        limiter.limit(_webhook_limit, key_func=_ip)(blueprint)
     app.extensions["rate_limiter"] = limiter
 
 

@@ -9,16 +9,34 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from .clients import configured
 from .extensions import db
-from .metrics import REFRESHES
+from .metrics import CLIENT_REJECTED, REFRESHES
 from .models import Integration
-from .providers import REGISTRY, OAuthProvider, ProviderError, ProviderUnavailable, ReauthRequired
-from .store import apply_tokens, clear_refresh_failures, grant_of, mark_reauth_required
+from .providers import (
+    REGISTRY,
+    ClientRejected,
+    OAuthProvider,
+    ProviderError,
+    ProviderUnavailable,
+    ReauthRequired,
+)
+from .store import (
+    ACCESS_REVOKED,
+    DEAD_REASONS,
+    EXPIRED,
+    REFRESH_FAILED,
+    apply_tokens,
+    grant_of,
+    mark_expired,
+    mark_working,
+)
 
 FIRST_BACKOFF = timedelta(minutes=5)
 MAX_BACKOFF = timedelta(hours=6)
@@ -30,15 +48,27 @@ class RefreshSummary:
     refreshed: int = 0
     failed: int = 0
     skipped: int = 0
+    expired: int = 0  # expiries that passed unrenewed, recorded by this run
 
 
-def refresh_row(row: Integration, client: OAuthProvider, now: datetime) -> None:
+def refresh_row(row: Integration, client: OAuthProvider, now: datetime, *, via: str) -> None:
     """Refresh a locked row in place; the caller commits. Records a dead grant as such."""
     try:
         tokens = client.refresh(grant_of(row), now)
-    except ReauthRequired:
-        mark_reauth_required(row)
+    except ReauthRequired as dead:
+        reason = ACCESS_REVOKED if dead.revoked else EXPIRED
+        mark_expired(row, reason, now, via=via, detail=dead.detail)
         REFRESHES.labels(row.provider, "reauth_required").inc()
+        raise
+    except ClientRejected as err:
+        CLIENT_REJECTED.labels(row.provider).inc()
+        REFRESHES.labels(row.provider, "client_rejected").inc()
+        log.error(
+            "the provider refused this service's client credentials; no grant was marked",
+            extra={
+                "fields": {"provider": row.provider, "error": str(err), "settings": _prefix(row)}
+            },
+        )
         raise
     except ProviderError as err:
         outcome = "unavailable" if isinstance(err, ProviderUnavailable) else "error"
@@ -46,30 +76,32 @@ def refresh_row(row: Integration, client: OAuthProvider, now: datetime) -> None:
         raise
     REFRESHES.labels(row.provider, "refreshed").inc()
     apply_tokens(row, tokens, now)
-    clear_refresh_failures(row)
+    mark_working(row, now)
     log.info(
         "token refreshed", extra={"fields": {"provider": row.provider, "integrationId": row.id}}
     )
 
 
 def refresh_due(now: datetime, within: timedelta | None = None) -> RefreshSummary:
-    """Refresh every integration whose token expires within its window."""
+    """Refresh every integration whose token expires within its window, then record the
+    expiries that passed without a renewal (each once, until the next reconnect)."""
     clients = configured()
     summary = RefreshSummary()
-    candidates = (
-        db.session.execute(
-            select(Integration.id)
-            .where(_due(now, within, clients))
-            .order_by(Integration.expires_at)
-        )
-        .scalars()
-        .all()
+    rejected: set[str] = set()  # providers that refused our client: the rest would fail too
+    for integration_id in _ids(_due(now, within, clients), Integration.expires_at):
+        outcome = _refresh_one(integration_id, now, within, clients, rejected)
+        setattr(summary, outcome, getattr(summary, outcome) + 1)
+    for integration_id in _ids(_newly_expired(now), Integration.id):
+        summary.expired += _record_expiry(integration_id, now)
+    return summary
+
+
+def _ids(condition: ColumnElement[bool], order: InstrumentedAttribute[Any]) -> list[int]:
+    ids = list(
+        db.session.execute(select(Integration.id).where(condition).order_by(order)).scalars()
     )
     db.session.rollback()
-    for integration_id in candidates:
-        outcome = _refresh_one(integration_id, now, within, clients)
-        setattr(summary, outcome, getattr(summary, outcome) + 1)
-    return summary
+    return ids
 
 
 def _refresh_one(
@@ -77,31 +109,47 @@ def _refresh_one(
     now: datetime,
     within: timedelta | None,
     clients: dict[str, OAuthProvider],
+    rejected: set[str],
 ) -> str:
-    row = db.session.execute(
-        select(Integration)
-        .where(Integration.id == integration_id, _due(now, within, clients))
-        .with_for_update(skip_locked=True)
-    ).scalar_one_or_none()
-    if row is None:  # refreshed by another run, or locked by one right now
+    row = _locked(integration_id, _due(now, within, clients))
+    if row is None or row.provider in rejected:  # done by another run, or locked by one now
         db.session.rollback()
         return "skipped"
     try:
-        refresh_row(row, clients[row.provider], now)
+        refresh_row(row, clients[row.provider], now, via="refresh_due")
     except ReauthRequired:
         _log_failure(row, "reauth_required")
-        db.session.commit()
+    except ClientRejected:
+        rejected.add(row.provider)  # counts against no creator's grant
+        db.session.rollback()
         return "failed"
     except ProviderError as err:
-        _back_off(
-            row,
-            now,
-            "provider_unavailable" if isinstance(err, ProviderUnavailable) else "provider_error",
-        )
+        unavailable = isinstance(err, ProviderUnavailable)
+        _back_off(row, now, "provider_unavailable" if unavailable else "provider_error")
+    else:
         db.session.commit()
-        return "failed"
+        return "refreshed"
     db.session.commit()
-    return "refreshed"
+    return "failed"
+
+
+def _record_expiry(integration_id: int, now: datetime) -> int:
+    row = _locked(integration_id, _newly_expired(now))
+    if row is None:
+        db.session.rollback()
+        return 0
+    mark_expired(row, REFRESH_FAILED if row.refresh_failures else EXPIRED, now, via="refresh_due")
+    db.session.commit()
+    return 1
+
+
+def _locked(integration_id: int, condition: ColumnElement[bool]) -> Integration | None:
+    """The row if it still meets the condition, locked; None if not, or locked elsewhere."""
+    return db.session.execute(
+        select(Integration)
+        .where(Integration.id == integration_id, condition)
+        .with_for_update(skip_locked=True)
+    ).scalar_one_or_none()
 
 
 def _due(
@@ -117,15 +165,26 @@ def _due(
     return and_(
         Integration.expires_at.is_not(None),
         or_(*windows) if windows else Integration.id.is_(None),
+        or_(Integration.expired_reason.is_(None), Integration.expired_reason.not_in(DEAD_REASONS)),
         Integration.refresh_failures < current_app.config["REFRESH_MAX_FAILURES"],
         or_(Integration.next_refresh_at.is_(None), Integration.next_refresh_at <= now),
     )
+
+
+def _newly_expired(now: datetime) -> ColumnElement[bool]:
+    """Expired by time, and not yet recorded as such."""
+    return and_(Integration.expires_at <= now, Integration.expired_reason.is_(None))
 
 
 def _window(provider: str) -> timedelta:
     window = REGISTRY[provider].refresh_window
     assert window is not None, f"{provider} tokens do not expire"
     return window
+
+
+def _prefix(row: Integration) -> str:
+    prefix = REGISTRY[row.provider].settings_prefix
+    return f"{prefix}_CLIENT_ID, {prefix}_CLIENT_SECRET"
 
 
 def _back_off(row: Integration, now: datetime, reason: str) -> None:

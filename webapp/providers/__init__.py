@@ -6,8 +6,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from .base import Account, Grant, OAuthProvider, ProviderSettings, TokenSet
-from .errors import ProviderError, ProviderUnavailable, ReauthRequired
+from .base import Account, Budget, Grant, OAuthProvider, ProviderSettings, TokenSet
+from .errors import ClientRejected, ProviderError, ProviderUnavailable, ReauthRequired
 from .instagram import Instagram
 from .outbound import ProviderHttp
 from .reddit import Reddit
@@ -51,6 +51,8 @@ __all__ = [
     "OAUTH_PROVIDERS",
     "REGISTRY",
     "Account",
+    "Budget",
+    "ClientRejected",
     "Grant",
     "OAuthProvider",
     "Provider",

@@ -40,6 +40,14 @@ class Grant:
 
 
 @dataclass(frozen=True, slots=True)
+class Budget:
+    """What a provider's rate-limit headers said is left of this client's quota."""
+
+    remaining: float | None = None
+    reset_seconds: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Account:
     id: str
     name: str
@@ -73,6 +81,10 @@ class OAuthProvider(Protocol):
 
     def refresh(self, grant: Grant, now: datetime) -> TokenSet:
         """New tokens from the provider's refresh grant; ReauthRequired when it is dead."""
+        ...
+
+    def verify(self, access_token: str) -> Budget:
+        """The cheapest authenticated call: ReauthRequired when the provider says it is dead."""
         ...
 
     def revoke(self, access_token: str | None, refresh_token: str | None) -> None:

@@ -8,7 +8,21 @@ class ProviderError(Exception):
 
 
 class ReauthRequired(ProviderError):
-    """The grant is dead (revoked, expired, invalid): only a new authorization helps."""
+    """The grant is dead: only a new authorization helps.
+
+    Raised only for a provider's documented dead-grant answer (`detail` names it), or for a
+    grant that simply ran out (`revoked` False: Instagram's token past its expiry).
+    """
+
+    def __init__(self, detail: str, *, revoked: bool = True) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.revoked = revoked
+
+
+class ClientRejected(ProviderError):
+    """The provider refused this service's own client credentials: an operator's error,
+    never a sign that a creator's grant is dead."""
 
 
 class ProviderUnavailable(ProviderError):

@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from .base import Account, Grant, HttpProvider, TokenSet
-from .errors import ProviderError, ReauthRequired
+from .base import Account, Budget, Grant, HttpProvider, TokenSet
+from .errors import ClientRejected, ProviderError, ReauthRequired
 from .outbound import json_body
 
 AUTHORIZE = "https://www.instagram.com/oauth/authorize"
@@ -18,6 +18,8 @@ REFRESH = "https://graph.instagram.com/refresh_access_token"
 ME = "https://graph.instagram.com/me"
 SCOPES = "instagram_business_basic,instagram_business_content_publish"
 EXPIRED_TOKEN_CODE = 190  # OAuthException: the token is expired, revoked or invalid
+# "Error validating client secret" (1) and "Error validating application" (101).
+CLIENT_ERROR_CODES = frozenset({1, 101})
 
 
 class Instagram(HttpProvider):
@@ -67,7 +69,7 @@ class Instagram(HttpProvider):
     def refresh(self, grant: Grant, now: datetime) -> TokenSet:
         # The long-lived token renews itself only while it is valid; once expired, it is dead.
         if not grant.access_token or (grant.expires_at is not None and grant.expires_at <= now):
-            raise ReauthRequired("instagram tokens cannot be refreshed once expired")
+            raise ReauthRequired("token_expired", revoked=False)
         body = self._get(
             REFRESH, {"grant_type": "ig_refresh_token", "access_token": grant.access_token}
         )
@@ -75,6 +77,10 @@ class Instagram(HttpProvider):
 
     def revoke(self, access_token: str | None, refresh_token: str | None) -> None:
         """Instagram Login offers no token revocation; deleting our copy is all we can do."""
+
+    def verify(self, access_token: str) -> Budget:
+        self._get(ME, {"fields": "user_id", "access_token": access_token})
+        return Budget()
 
     def _get(self, documented: str, params: dict[str, str]) -> dict[str, Any]:
         response = self.http.request("GET", self._url(documented), params=params)
@@ -106,9 +112,11 @@ def _tokens(body: dict[str, Any], account_id: str | None) -> TokenSet:
 
 def _error(body: dict[str, Any], message: str) -> ProviderError:
     error = body.get("error")
-    code = error.get("code") if isinstance(error, dict) else None
-    if code == EXPIRED_TOKEN_CODE or body.get("error_type") == "OAuthException":
-        return ReauthRequired(message)
+    code = error.get("code") if isinstance(error, dict) else body.get("code")
+    if code == EXPIRED_TOKEN_CODE:
+        return ReauthRequired("oauth_190")
+    if code in CLIENT_ERROR_CODES:
+        return ClientRejected(f"instagram: {message} (code {code})")
     return ProviderError(message)
 
 

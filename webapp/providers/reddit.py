@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from .base import Account, Grant, HttpProvider, ProviderSettings, TokenSet
-from .errors import ProviderError, ReauthRequired
+from .base import Account, Budget, Grant, HttpProvider, ProviderSettings, TokenSet
+from .errors import ClientRejected, ProviderError, ReauthRequired
 from .outbound import ProviderHttp, json_body
 
 AUTHORIZE = "https://www.reddit.com/api/v1/authorize"
@@ -40,7 +41,7 @@ class Reddit(HttpProvider):
 
     def refresh(self, grant: Grant, now: datetime) -> TokenSet:
         if not grant.refresh_token:
-            raise ReauthRequired("no refresh token")
+            raise ReauthRequired("no_refresh_token")
         return self._token({"grant_type": "refresh_token", "refresh_token": grant.refresh_token})
 
     def fetch_account(self, tokens: TokenSet) -> Account:
@@ -51,6 +52,19 @@ class Reddit(HttpProvider):
         if response.status_code != 200 or not body.get("id"):
             raise ProviderError("reddit /api/v1/me failed")
         return Account(id=str(body["id"]), name=f"u/{body.get('name') or body['id']}")
+
+    def verify(self, access_token: str) -> Budget:
+        response = self.http.request(
+            "GET", self._url(ME), headers={"Authorization": f"bearer {access_token}"}
+        )
+        if response.status_code == 401:  # documented: a revoked grant's token is refused
+            raise ReauthRequired("invalid_token")
+        if response.status_code != 200:
+            raise ProviderError(f"reddit /api/v1/me failed: HTTP {response.status_code}")
+        return Budget(
+            remaining=_number(response.headers.get("X-Ratelimit-Remaining")),
+            reset_seconds=_number(response.headers.get("X-Ratelimit-Reset")),
+        )
 
     def revoke(self, access_token: str | None, refresh_token: str | None) -> None:
         # Revoking the refresh token revokes its access tokens too.
@@ -81,7 +95,15 @@ class Reddit(HttpProvider):
 
 def _error(status: int, body: dict[str, Any]) -> ProviderError:
     if body.get("error") == "invalid_grant":
-        return ReauthRequired("reddit: invalid_grant")
-    if status == 401:
-        return ProviderError("reddit rejected the client credentials")
+        return ReauthRequired("invalid_grant")
+    if status == 401:  # documented: bad client credentials, never a creator's dead grant
+        return ClientRejected("reddit rejected the client id or secret")
     return ProviderError(f"reddit token request failed: HTTP {status}")
+
+
+def _number(value: str | None) -> float | None:
+    try:
+        number = float(value) if value is not None else None
+    except ValueError:
+        return None
+    return number if number is not None and math.isfinite(number) else None

@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from .base import Account, Grant, HttpProvider, TokenSet
-from .errors import ProviderError, ReauthRequired
+from .base import Account, Budget, Grant, HttpProvider, TokenSet
+from .errors import ClientRejected, ProviderError, ReauthRequired
 from .outbound import json_body
 
 AUTHORIZE = "https://www.tiktok.com/v2/auth/authorize/"
@@ -15,7 +15,9 @@ TOKEN = "https://open.tiktokapis.com/v2/oauth/token/"
 REVOKE = "https://open.tiktokapis.com/v2/oauth/revoke/"
 USER_INFO = "https://open.tiktokapis.com/v2/user/info/"
 SCOPES = "user.info.basic"
-DEAD_GRANT_ERRORS = frozenset({"invalid_grant", "access_denied", "invalid_token"})
+# Documented answers that mean the creator's grant is dead (token endpoint, then the API).
+DEAD_GRANT_ERROR = "invalid_grant"
+DEAD_TOKEN_ERROR = "access_token_invalid"
 
 
 class TikTok(HttpProvider):
@@ -36,7 +38,7 @@ class TikTok(HttpProvider):
 
     def refresh(self, grant: Grant, now: datetime) -> TokenSet:
         if not grant.refresh_token:
-            raise ReauthRequired("no refresh token")
+            raise ReauthRequired("no_refresh_token")
         return self._token({"grant_type": "refresh_token", "refresh_token": grant.refresh_token})
 
     def fetch_account(self, tokens: TokenSet) -> Account:
@@ -52,6 +54,21 @@ class TikTok(HttpProvider):
         if response.status_code != 200 or not open_id:
             raise ProviderError("tiktok user info failed")
         return Account(id=str(open_id), name=f"@{user.get('display_name') or open_id}")
+
+    def verify(self, access_token: str) -> Budget:
+        response = self.http.request(
+            "GET",
+            self._url(USER_INFO),
+            params={"fields": "open_id"},
+            headers={"Authorization": f"Bearer {access_token}"},
+        )
+        error = json_body(response).get("error")
+        code = error.get("code") if isinstance(error, dict) else None
+        if code == DEAD_TOKEN_ERROR:
+            raise ReauthRequired(DEAD_TOKEN_ERROR)
+        if response.status_code != 200 or code not in (None, "ok"):
+            raise ProviderError(f"tiktok user info failed: {code or response.status_code}")
+        return Budget()
 
     def revoke(self, access_token: str | None, refresh_token: str | None) -> None:
         if access_token:
@@ -89,8 +106,10 @@ class TikTok(HttpProvider):
 
 def _error(body: dict[str, Any]) -> ProviderError:
     error = body.get("error")
-    if error in DEAD_GRANT_ERRORS:
-        return ReauthRequired(f"tiktok: {error}")
+    if error == DEAD_GRANT_ERROR:
+        return ReauthRequired(DEAD_GRANT_ERROR)
+    if error == "invalid_client":
+        return ClientRejected("tiktok rejected the client key or secret")
     return ProviderError(f"tiktok token request failed: {error or 'unexpected answer'}")
 
 

@@ -1,0 +1,101 @@
+"""What providers tell us on their own: a creator removed our app, or asked for their data to
+be deleted. Each change is idempotent, so a redelivered callback changes nothing more."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from .database import run_with_retry
+from .extensions import db
+from .models import DeletionRequest, Integration, Notice
+from .store import PROVIDER_REMOVED, mark_expired
+
+COMPLETED = "completed"
+REMOVED_AT_REQUEST = "removed_at_request"  # the notice the page shows once (messages.py)
+
+
+def provider_removed(provider: str, account_id: str, now: datetime, detail: str | None) -> int:
+    """Every integration of this provider account reads expired; how many newly did."""
+
+    def mark() -> int:
+        newly = sum(
+            mark_expired(row, PROVIDER_REMOVED, now, via="webhook", detail=detail)
+            for row in _of_account(provider, account_id)
+        )
+        db.session.commit()
+        return newly
+
+    return run_with_retry(mark, failure_message="Failed to record the revocation")
+
+
+def delete_on_request(
+    provider: str, account_id: str, request_digest: str, now: datetime
+) -> DeletionRequest:
+    """Delete this provider account's integrations and tokens for every creator; record it.
+
+    A redelivery of the same signed request gets the first request's record back.
+    """
+
+    def delete() -> DeletionRequest:
+        found = _deletion(request_digest)
+        if found is not None:
+            db.session.rollback()
+            return found
+        rows = _of_account(provider, account_id)
+        for row in rows:
+            db.session.add(Notice(user_id=row.user_id, key=REMOVED_AT_REQUEST, provider=provider))
+            db.session.delete(row)
+        record = DeletionRequest(
+            confirmation_code=secrets.token_hex(10),
+            request_hash=request_digest,
+            provider=provider,
+            status=COMPLETED,
+            integrations_deleted=len(rows),
+            requested_at=now,
+            completed_at=now,
+        )
+        db.session.add(record)
+        try:
+            db.session.commit()
+        except IntegrityError:  # delivered twice at once: the other delivery recorded it
+            db.session.rollback()
+            again = _deletion(request_digest)
+            if again is None:
+                raise
+            return again
+        return record
+
+    return run_with_retry(delete, failure_message="Failed to record the deletion request")
+
+
+def deletion_status(confirmation_code: str) -> DeletionRequest | None:
+    if not confirmation_code.isalnum() or len(confirmation_code) > 32:
+        return None
+    return run_with_retry(
+        lambda: db.session.execute(
+            select(DeletionRequest).where(DeletionRequest.confirmation_code == confirmation_code)
+        ).scalar_one_or_none(),
+        failure_message="Failed to fetch the deletion request",
+    )
+
+
+def _of_account(provider: str, account_id: str) -> list[Integration]:
+    if not account_id or "\x00" in account_id:
+        return []
+    statement = (
+        select(Integration)
+        .where(Integration.provider == provider, Integration.account_id == account_id)
+        .order_by(Integration.id)
+        .with_for_update()
+    )
+    return list(db.session.execute(statement).scalars())
+
+
+def _deletion(request_digest: str) -> DeletionRequest | None:
+    return db.session.execute(
+        select(DeletionRequest).where(DeletionRequest.request_hash == request_digest)
+    ).scalar_one_or_none()

@@ -1,0 +1,116 @@
+"""Provider callbacks we believe only when signed: TikTok's webhook signature and Meta's
+signed_request, each an HMAC-SHA256 keyed with our client secret, compared in constant time,
+and refused once older than MAX_AGE_S (or as far in the future)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+MAX_AGE_S = 300
+_TIKTOK_HEADER = re.compile(r"t=(?P<t>[0-9]{1,12}),s=(?P<s>[0-9a-fA-F]{64})")
+_B64URL = re.compile(r"[A-Za-z0-9_-]+")
+
+
+class BadSignature(Exception):
+    """Missing, malformed, wrong or stale: nothing in the request is to be believed."""
+
+
+class BadPayload(Exception):
+    """Signed by the provider, but not in the documented shape."""
+
+
+@dataclass(frozen=True, slots=True)
+class TikTokEvent:
+    client_key: str
+    event: str
+    user_openid: str
+    content: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class MetaRequest:
+    user_id: str
+    issued_at: int
+    digest: str  # SHA-256 of the signed part: names this request, not the person
+
+
+def tiktok_event(body: bytes, header: str, secret: str, now: float) -> TikTokEvent:
+    """A TikTok webhook event: header `TikTok-Signature: t=<unix>,s=<hex HMAC of "t.body">`."""
+    found = _TIKTOK_HEADER.fullmatch(header.strip())
+    if found is None:
+        raise BadSignature("no TikTok-Signature")
+    expected = hmac.new(secret.encode(), found["t"].encode() + b"." + body, hashlib.sha256)
+    if not hmac.compare_digest(expected.hexdigest(), found["s"].lower()):
+        raise BadSignature("signature does not match")
+    _fresh(int(found["t"]), now)
+    event = _json_object(body)
+    content = event.get("content", "{}")
+    parsed = _json_object(content.encode()) if isinstance(content, str) else content
+    if not isinstance(parsed, dict):
+        raise BadPayload("content is not an object")
+    return TikTokEvent(
+        client_key=_text(event.get("client_key")),
+        event=_text(event.get("event")),
+        user_openid=_text(event.get("user_openid")),
+        content=parsed,
+    )
+
+
+def meta_signed_request(value: str, secret: str, now: float) -> MetaRequest:
+    """Meta's `signed_request=<b64url signature>.<b64url payload>`, signed over the payload."""
+    signature_b64, _, payload_b64 = value.partition(".")
+    if not _B64URL.fullmatch(signature_b64) or not _B64URL.fullmatch(payload_b64):
+        raise BadSignature("no signed_request")
+    expected = hmac.new(secret.encode(), payload_b64.encode("ascii"), hashlib.sha256).digest()
+    if not hmac.compare_digest(expected, _b64decode(signature_b64)):
+        raise BadSignature("signature does not match")
+    payload = _json_object(_b64decode(payload_b64))
+    if payload.get("algorithm") != "HMAC-SHA256":
+        raise BadSignature("unexpected algorithm")
+    issued_at = payload.get("issued_at")
+    if isinstance(issued_at, bool) or not isinstance(issued_at, int):
+        raise BadSignature("no issued_at")
+    _fresh(issued_at, now)
+    user_id = payload.get("user_id")
+    if isinstance(user_id, bool) or not isinstance(user_id, (int, str)) or not str(user_id):
+        raise BadPayload("no user_id")
+    digest = hashlib.sha256(payload_b64.encode("ascii")).hexdigest()
+    return MetaRequest(user_id=str(user_id), issued_at=issued_at, digest=digest)
+
+
+def _fresh(timestamp: int, now: float) -> None:
+    if not math.isfinite(now) or abs(now - timestamp) > MAX_AGE_S:
+        raise BadSignature("stale timestamp")
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(raw, parse_constant=_no_constant)
+    except (ValueError, RecursionError):
+        raise BadPayload("not JSON")
+    if not isinstance(value, dict):
+        raise BadPayload("not a JSON object")
+    return value
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _text(value: object) -> str:
+    return str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
+
+
+def _b64decode(value: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except (binascii.Error, ValueError):
+        raise BadSignature("not base64url")

@@ -1,0 +1,113 @@
+"""`verify`: ask each provider whether stored grants still work, for providers whose
+revocations reach us by no webhook (Reddit), and as a backstop for the others.
+
+Each integration is checked under its row lock (SKIP LOCKED, as `refresh-due` does). Only a
+documented dead-token answer marks it expired; an unavailable provider changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, and_, or_, select
+
+from .clients import configured
+from .extensions import db
+from .models import Integration
+from .providers import Budget, OAuthProvider, ProviderError, ReauthRequired
+from .store import ACCESS_REVOKED, mark_expired
+
+# Waiting longer than this for a provider's quota to come back ends its checks for this run.
+MAX_QUOTA_WAIT_S = 120.0
+log = logging.getLogger("webapp.verify")
+
+
+@dataclass
+class VerifySummary:
+    verified: int = 0
+    dead: int = 0
+    unavailable: int = 0
+
+
+def verify_grants(
+    now: datetime,
+    older_than: timedelta,
+    limit: int | None,
+    sleep: Callable[[float], None],
+) -> VerifySummary:
+    """Check every working OAuth integration not verified within `older_than`."""
+    clients = configured()
+    summary = VerifySummary()
+    exhausted: set[str] = set()  # providers whose quota is gone for longer than we wait
+    statement = (
+        select(Integration.id)
+        .where(_unverified(now, older_than, clients))
+        .order_by(Integration.verified_at.is_not(None), Integration.verified_at, Integration.id)
+        .limit(limit)
+    )
+    candidates = list(db.session.execute(statement).scalars())
+    db.session.rollback()
+    for integration_id in candidates:
+        row = db.session.execute(
+            select(Integration)
+            .where(Integration.id == integration_id, _unverified(now, older_than, clients))
+            .with_for_update(skip_locked=True)
+        ).scalar_one_or_none()
+        if row is None or row.access_token is None:  # checked meanwhile, or nothing to check
+            db.session.rollback()
+            continue
+        if row.provider in exhausted:
+            db.session.rollback()
+            summary.unavailable += 1
+            continue
+        outcome, budget = _check(row, clients[row.provider], now)
+        db.session.commit()
+        setattr(summary, outcome, getattr(summary, outcome) + 1)
+        if not _wait_for_quota(budget, sleep):
+            exhausted.add(row.provider)
+    return summary
+
+
+def _check(row: Integration, client: OAuthProvider, now: datetime) -> tuple[str, Budget]:
+    assert row.access_token is not None
+    try:
+        budget = client.verify(row.access_token)
+    except ReauthRequired as dead:
+        mark_expired(row, ACCESS_REVOKED, now, via="verify", detail=dead.detail)
+        return "dead", Budget()
+    except ProviderError as err:  # unavailable, throttled, or an answer we do not know
+        log.info(
+            "could not verify",
+            extra={
+                "fields": {"provider": row.provider, "integrationId": row.id, "error": str(err)}
+            },
+        )
+        return "unavailable", Budget()
+    row.verified_at = now
+    return "verified", budget
+
+
+def _wait_for_quota(budget: Budget, sleep: Callable[[float], None]) -> bool:
+    """Honour the provider's rate-limit headers: wait out an empty quota; False if too long."""
+    if budget.remaining is None or budget.remaining >= 1:
+        return True
+    wait = budget.reset_seconds if budget.reset_seconds is not None else MAX_QUOTA_WAIT_S
+    if wait > MAX_QUOTA_WAIT_S:
+        return False
+    sleep(max(wait, 0.0))
+    return True
+
+
+def _unverified(
+    now: datetime, older_than: timedelta, clients: dict[str, OAuthProvider]
+) -> ColumnElement[bool]:
+    """Working grants of configured providers whose token has not run out, unchecked lately."""
+    return and_(
+        Integration.provider.in_(list(clients)),
+        Integration.expired_reason.is_(None),
+        or_(Integration.expires_at.is_(None), Integration.expires_at > now),
+        or_(Integration.verified_at.is_(None), Integration.verified_at < now - older_than),
+    )

@@ -1,0 +1,118 @@
+"""Provider webhooks: no session cookie and no CSRF token, only the provider's signature.
+
+A bad, missing or stale signature is a 401 that changes nothing. Limited per client IP.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Blueprint, current_app, render_template, request, url_for
+from flask.wrappers import Response
+
+from . import revocations, signed
+from .errors import ApiError
+from .http import envelope
+from .timeutil import iso_z, utcnow
+
+T = TypeVar("T")
+bp = Blueprint("webhooks", __name__, url_prefix="/api/webhooks")
+# TikTok's `authorization.removed` reasons, as its Webhook events page numbers them.
+TIKTOK_REMOVAL_REASONS = {
+    0: "unknown",
+    1: "user_disconnected",
+    2: "account_deleted",
+    3: "age_changed",
+    4: "account_banned",
+    5: "developer_revoked",
+}
+
+
+@bp.post("/tiktok")
+def tiktok() -> Any:
+    """TikTok's webhook: `authorization.removed` expires that account; others are ignored."""
+    event = _checked(
+        lambda secret: signed.tiktok_event(
+            request.get_data(), request.headers.get("TikTok-Signature", ""), secret, time.time()
+        ),
+        "tiktok",
+    )
+    removed = 0
+    if event.event == "authorization.removed" and event.client_key == _client_id("tiktok"):
+        reason = event.content.get("reason")
+        detail = TIKTOK_REMOVAL_REASONS.get(reason, "unknown") if isinstance(reason, int) else None
+        removed = revocations.provider_removed("tiktok", event.user_openid, utcnow(), detail)
+    return envelope({"received": True, "expired": removed})
+
+
+@bp.post("/instagram/deauthorize")
+def instagram_deauthorize() -> Any:
+    """Meta's deauthorize callback: the creator removed the app in Instagram's settings."""
+    signed_request = _meta_request()
+    removed = revocations.provider_removed(
+        "instagram", signed_request.user_id, utcnow(), "deauthorized"
+    )
+    return envelope({"received": True, "expired": removed})
+
+
+@bp.post("/instagram/data-deletion")
+def instagram_data_deletion() -> Any:
+    """Meta's data deletion callback: delete, record, and answer as Meta requires."""
+    signed_request = _meta_request()
+    record = revocations.delete_on_request(
+        "instagram", signed_request.user_id, signed_request.digest, utcnow()
+    )
+    path = url_for("webhooks.deletion_status", code=record.confirmation_code)
+    return {"url": f"{_base_url()}{path}", "confirmation_code": record.confirmation_code}
+
+
+@bp.get("/instagram/data-deletion/<code>")
+def deletion_status(code: str) -> Any:
+    """Where the person who asked can see what became of the request (HTML, or JSON)."""
+    record = revocations.deletion_status(code)
+    if record is None:
+        raise ApiError("NOT_FOUND", "No such deletion request", 404)
+    status = {
+        "confirmationCode": record.confirmation_code,
+        "status": record.status,
+        "integrationsDeleted": record.integrations_deleted,
+        "requestedAt": iso_z(record.requested_at),
+        "completedAt": iso_z(record.completed_at),
+    }
+    if _wants_json():
+        return envelope({"deletionRequest": status})
+    return Response(render_template("deletion_status.html", **status), mimetype="text/html")
+
+
+def _meta_request() -> signed.MetaRequest:
+    value = request.form.get("signed_request", "")
+    return _checked(
+        lambda secret: signed.meta_signed_request(value, secret, time.time()), "instagram"
+    )
+
+
+def _checked(check: Callable[[str], T], provider: str) -> T:
+    settings = current_app.config["PROVIDERS"].get(provider)
+    if settings is None:  # this deployment does not offer the provider: nothing to receive
+        raise ApiError("NOT_FOUND", "Not found", 404)
+    try:
+        return check(settings.client_secret)
+    except signed.BadSignature:
+        raise ApiError("INVALID_SIGNATURE", "Missing, invalid or expired signature", 401)
+    except signed.BadPayload:
+        raise ApiError("BAD_REQUEST", "The signed payload is not in the documented shape", 400)
+
+
+def _client_id(provider: str) -> str:
+    return current_app.config["PROVIDERS"][provider].client_id  # type: ignore[no-any-return]
+
+
+def _base_url() -> str:
+    return current_app.config["PUBLIC_BASE_URL"] or request.host_url.rstrip("/")
+
+
+def _wants_json() -> bool:
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
