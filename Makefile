@@ -8,6 +8,7 @@ PORT ?= 8000
 DEV_ENV := APP_ENV=development
 
 AXE := tests/browser/node_modules/axe-core/axe.min.js
+PLATFORM_APP := tests/platform/node_modules/.package-lock.json
 
 .PHONY: install run test lint bench screenshot vectors clean
 
@@ -17,6 +18,11 @@ install: $(STAMP)
 # in which case the browser tests say so (and CI, which has npm, fails instead).
 $(AXE): tests/browser/package-lock.json
 	if command -v npm >/dev/null; then cd tests/browser && npm ci --no-audit --no-fund; fi
+
+# The minimal Next.js platform (NextAuth v4) of the end-to-end test, from the npm registry;
+# skipped where npm is absent, as axe-core is. The test builds it (`next build`) itself.
+$(PLATFORM_APP): tests/platform/package-lock.json
+	if command -v npm >/dev/null; then cd tests/platform && npm ci --no-audit --no-fund; fi
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,7 +48,7 @@ run: install
 	$(DEV_ENV) WEB_CONCURRENCY=1 GUNICORN_BIND=$(HOST):$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py \
 		wsgi:app
 
-test: install $(AXE)
+test: install $(AXE) $(PLATFORM_APP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install

@@ -77,14 +77,16 @@ class Stack:
         return [e for e in self.nginx.access_entries() if e["correlationId"] == correlation_id]
 
 
-def require_deployment(what: str) -> None:
-    """PostgreSQL, Redis and nginx are here, or a skip naming what is missing (CI: a failure)."""
+def require_deployment(what: str, *more: tuple[str, object]) -> None:
+    """PostgreSQL, Redis, nginx and any more needs are here, or a skip naming what is missing
+    (CI: a failure)."""
     require(
         what,
         [
             ("TEST_DATABASE_URL", TEST_DATABASE_URL),
             ("TEST_REDIS_URL", TEST_REDIS_URL),
             (f"nginx at {NGINX}", os.access(NGINX, os.X_OK)),
+            *more,
         ],
     )
 
