@@ -70,4 +70,4 @@ vectors:
 	cd tests/vectors/nextauth && npm ci && node generate.mjs
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache .hypothesis tests/platform/.build

@@ -31,7 +31,7 @@ MAIN_CONF = """\
 worker_processes 2;
 pid {directory}/nginx.pid;
 error_log {directory}/error.log warn;
-events {{ worker_connections 256; }}
+events {{ worker_connections 768; }}
 http {{
     include /etc/nginx/mime.types;
     default_type application/octet-stream;
