@@ -3,6 +3,7 @@ test's own, each replacement required to match exactly once so the files cannot 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,8 +81,18 @@ def platform_origin(port: int) -> str:
     return f"https://{HOST}:{port}"
 
 
+def seconds(name: str, directive: str) -> int:
+    """A timeout as one of deploy/'s files sets it, once, in whole seconds."""
+    [value] = re.findall(rf"^\s*{directive} (\d+)s;", _source(name), re.MULTILINE)
+    return int(value)
+
+
+def _source(name: str) -> str:
+    return (DEPLOY / ("snippets" if name in SNIPPETS else "") / name).read_text(encoding="utf-8")
+
+
 def _swap(name: str, swaps: dict[str, str]) -> str:
-    text = (DEPLOY / ("snippets" if name in SNIPPETS else "") / name).read_text(encoding="utf-8")
+    text = _source(name)
     for production, test in swaps.items():
         found = text.count(production)
         assert found == 1, f"deploy/{name}: {production!r} found {found} times, not once"
