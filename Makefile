@@ -24,9 +24,10 @@ $(AXE): tests/browser/package-lock.json
 $(PLATFORM_APP): tests/platform/package-lock.json
 	if command -v npm >/dev/null; then cd tests/platform && npm ci --no-audit --no-fund; fi
 
-$(STAMP): requirements.txt
+# A development checkout: runtime and dev pins (production installs requirements.txt alone).
+$(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
 SANDBOX_PORT ?= 8101

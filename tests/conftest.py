@@ -182,14 +182,23 @@ def standins():
 
 
 @pytest.fixture
-def provider_app(make_app, standins) -> Flask:
+def provider_waits() -> list[float]:
+    """The waits between retries that provider_app's clients asked for, in seconds."""
+    return []
+
+
+@pytest.fixture
+def provider_app(make_app, standins, provider_waits) -> Flask:
     """The app configured for the stand-ins, with short provider timeouts for fault tests."""
-    return make_app(
+    app = make_app(
         **standins.settings(),
         PROVIDER_READ_TIMEOUT_MS="800",
         PROVIDER_CONNECT_TIMEOUT_MS="500",
         PROVIDER_RETRIES="2",
     )
+    for client in app.extensions["providers"].values():
+        client.http.sleep = provider_waits.append  # waits are recorded, never slept
+    return app
 
 
 @pytest.fixture

@@ -26,7 +26,6 @@ from schemathesis.checks import (
 from sqlalchemy import text
 
 from webapp.extensions import db
-from webapp.openapi import TIMESTAMP
 
 from .standins import ProviderStandIns, authorize
 
@@ -178,8 +177,6 @@ def test_session_cookie_is_the_security_scheme(client):
     scheme = document["components"]["securitySchemes"]["sessionCookie"]
 
     assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "cookie", COOKIE)
-    for other in ("__Secure-next-auth.session-token", "authjs.session-token"):
-        assert other in scheme["description"]
     status = document["paths"]["/api/integrations/status"]["get"]
     assert status["security"] == [{"sessionCookie": []}]
     assert document["paths"]["/livez"]["get"]["security"] == []
@@ -237,7 +234,6 @@ def test_contract_example_validates_and_near_misses_do_not(client):
         body = {**example, "data": {"integrations": [{**item, **wrong}]}, "duration": 45}
         assert not validator.is_valid(body), wrong
     assert not validator.is_valid(example)  # duration is required
-    assert TIMESTAMP == r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$"
 
 
 def test_undocumented_methods_get_405_with_allow(client, subtests):

@@ -143,3 +143,17 @@ def test_redis_down_falls_back_to_counting_in_memory(make_app, add_user, db_sess
     codes = [client.get(URL).status_code for _ in range(61)]
 
     assert codes == [200] * 60 + [429]
+
+
+def test_each_endpoint_has_its_own_budget(make_app, add_user, db_session_cookie):
+    app = make_app(STATUS_RATE_LIMIT="2 per minute")
+    add_user(1)
+    client = app.test_client()
+    client.set_cookie("next-auth.session-token", db_session_cookie(1))
+
+    status = [client.get(URL).status_code for _ in range(3)]
+    page = client.get("/integrations")
+
+    assert status == [200, 200, 429]
+    assert page.status_code == 200
+    assert page.headers["X-RateLimit-Remaining"] == "1"

@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import api, cli, crypto, database, http, logs, openapi, ops, pages, providers, ratelimit
+from . import api, auth, cli, clients, crypto, database, http, logs, openapi, ops, pages, ratelimit
 from .config import ConfigError, environment, load_settings
 from .extensions import db, migrate
 
@@ -38,15 +38,16 @@ def create_app(environ: Mapping[str, str] | None = None) -> Flask:
 
     logs.init_app(app)
     crypto.init_app(app)
-    app.extensions["providers"] = providers.build(
-        app.config["PROVIDERS"], app.config["PROVIDER_TIMEOUT"], app.config["PROVIDER_RETRIES"]
-    )
+    clients.init_app(app)
     db.init_app(app)
     migrate.init_app(
         app, db, directory=str(Path(app.root_path).parent / "migrations"), render_as_batch=True
     )
     database.init_app(app)
+    # Order matters: timing starts first, then the caller is identified, then the limiter
+    # (whose before-request hook Flask-Limiter registers here) counts the request.
     http.init_app(app)
+    auth.init_app(app, identified=[api.bp, pages.bp])
     ratelimit.init_app(app, limited=[api.bp, pages.bp])
     cli.init_app(app)
 

@@ -5,26 +5,21 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, current_app, g, redirect, request, url_for
+from flask import Blueprint, g, redirect, request
 
-from . import integrations, oauth
-from .auth import current_user_id, lists_integrations, prefetched_integrations
+from . import integrations, messages, oauth
+from .auth import current_user_id
 from .csrf import check_request
-from .errors import ApiError
-from .http import envelope
-from .integrations import IntegrationStatus
+from .errors import ApiError, not_found
+from .http import envelope, is_htmx
+from .integrations import IntegrationStatus, SignIn
 from .metrics import EXPIRED_SEEN
-from .providers import ALL_PROVIDERS
+from .providers import REGISTRY
 from .timeutil import iso_z, utcnow
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 MAX_PATH_SEGMENT = 255
 PAGE_PATH = "/integrations"
-CALLBACK_ERRORS = {
-    "UNAUTHORIZED": "signed_out",
-    "INVALID_USER_ID": "signed_out",
-    "INVALID_PROVIDER": "invalid_provider",
-}
 
 
 def integration_json(item: IntegrationStatus) -> dict[str, Any]:
@@ -47,12 +42,8 @@ def refuse_cross_site() -> None:
 
 
 @bp.get("/integrations/status")
-@lists_integrations
 def integrations_status() -> Any:
-    user_id = current_user_id()
-    items = prefetched_integrations()
-    if items is None:
-        items = integrations.list_for_user(user_id, now=utcnow())
+    items = integrations.list_for_user(current_user_id(), now=utcnow())
     expired = sum(1 for item in items if item.status == "expired")
     g.log_fields = {"integrationCount": len(items), "expiredCount": expired}
     EXPIRED_SEEN.inc(expired)
@@ -62,24 +53,23 @@ def integrations_status() -> Any:
 @bp.post("/integrations/connect/<provider>")
 def connect(provider: str) -> Any:
     user_id = current_user_id()
-    if provider == "onlyfans":
-        fields = integrations.api_key_fields(_body())
-        item, created = integrations.connect_api_key(user_id, *fields, now=utcnow())
-        return envelope({"integration": integration_json(item)}, 201 if created else 200)
-    url = oauth.start(user_id, provider, callback_url(provider), now=utcnow())
-    body, status = envelope({"authorizationUrl": url})
-    headers = {"HX-Redirect": url} if request.headers.get("HX-Request") else {}
-    return body, status, headers
+    result = integrations.connect(
+        user_id, provider, _body(), oauth.callback_url(provider), now=utcnow()
+    )
+    if isinstance(result, SignIn):
+        body, status = envelope({"authorizationUrl": result.url})
+        return body, status, {"HX-Redirect": result.url} if is_htmx() else {}
+    return envelope({"integration": integration_json(result.item)}, 201 if result.created else 200)
 
 
 @bp.get("/integrations/callback/<provider>")
 def callback(provider: str) -> Any:
     """Where the provider sends the creator back; always ends on the integrations page."""
     args = request.args
+    known = {"provider": provider} if provider in REGISTRY else {}
     try:
-        user_id = current_user_id()
-        oauth.complete(
-            user_id,
+        integrations.complete_connection(
+            current_user_id(),
             provider,
             args.get("code", ""),
             args.get("state", ""),
@@ -87,9 +77,9 @@ def callback(provider: str) -> Any:
             now=utcnow(),
         )
     except oauth.ConnectFailed as failed:
-        return _to_page(error=failed.reason, **_known(provider))
+        return _to_page(error=failed.reason, **known)
     except ApiError as err:
-        return _to_page(error=CALLBACK_ERRORS.get(err.code, "unavailable"), **_known(provider))
+        return _to_page(error=messages.key_for(err.code), **known)
     return _to_page(connected=provider)
 
 
@@ -108,20 +98,9 @@ def disconnect(provider: str, account_id: str) -> Any:
     return envelope({"disconnected": {"provider": provider, "accountId": account_id}})
 
 
-def _known(provider: str) -> dict[str, str]:
-    return {"provider": provider} if provider in ALL_PROVIDERS else {}
-
-
 def _to_page(**outcome: str) -> Any:
     # Only known words travel in the query: the page turns them into messages.
     return redirect(f"{PAGE_PATH}?{urlencode(outcome)}", code=303)
-
-
-def callback_url(provider: str) -> str:
-    """This service's callback, on PUBLIC_BASE_URL when set (behind a proxy)."""
-    path = url_for("api.callback", provider=provider)
-    base = current_app.config["PUBLIC_BASE_URL"]
-    return f"{base}{path}" if base else url_for("api.callback", provider=provider, _external=True)
 
 
 def _body() -> dict[str, Any]:
@@ -138,5 +117,5 @@ def _body() -> dict[str, Any]:
 
 def _segment(account_id: str) -> str:
     if not account_id or len(account_id) > MAX_PATH_SEGMENT:
-        raise integrations.not_found()
+        raise not_found()
     return account_id

@@ -1,81 +1,111 @@
-"""NextAuth session cookie -> user id, for the database and JWT session strategies."""
+"""Who is calling: NextAuth's session cookie -> an Identity, resolved once per request.
+
+`identify_caller` runs before the rate limiter, so the limiter's key function only reads
+what it found. Both NextAuth session strategies: a row of `sessions` (database) or the
+encrypted cookie itself (jwt).
+"""
 
 from __future__ import annotations
 
+import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
 
-from flask import current_app, g, request
-from sqlalchemy import select
+from flask import Blueprint, Flask, current_app, g, request
+from sqlalchemy import bindparam, select
 
-from . import integrations
-from .database import run_with_retry
+from .database import DatabaseUnavailable, read
 from .errors import ApiError, invalid_user_id, unauthorized
-from .extensions import db
-from .integrations import IntegrationStatus
 from .jwe import V4_COOKIES, V5_COOKIES, JweError, decode_session_token
-from .models import Session
+from .models import Session, User
 from .timeutil import utcnow
 
-View = TypeVar("View", bound=Callable[..., Any])
-
+# In the order NextAuth itself prefers them; the first valid one wins.
 SESSION_COOKIES = (V4_COOKIES[0], V5_COOKIES[0], V4_COOKIES[1], V5_COOKIES[1])
 MAX_TOKEN_CHARS = 16 * 1024
 MAX_CHUNKS = 16
 MAX_USER_ID = 2**31 - 1  # users.id is a PostgreSQL SERIAL (int4)
 _SESSION_TOKEN = re.compile(r"[\x21-\x7e]{1,255}")
 _USER_ID = re.compile(r"[1-9][0-9]{0,9}")
+FAILED_TO_FETCH = "Failed to fetch integrations"
+log = logging.getLogger("webapp.auth")
+# The live session of a token, and whether its user still exists (NextAuth's own adapter
+# treats a session without its user as no session).
+_LIVE_SESSION = (
+    select(Session.id, Session.user_id, User.id)
+    .select_from(Session)
+    .outerjoin(User, User.id == Session.user_id)
+    .where(Session.session_token == bindparam("token"), Session.expires > bindparam("now"))
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """A signed-in creator, and what names their session across NextAuth's cookie re-issues."""
+
+    user_id: int
+    session_key: str  # "session:<sessions.id>" (database) or "user:<sub>" (jwt)
+
+
+def init_app(app: Flask, identified: list[Blueprint]) -> None:
+    """Resolve the caller of every request to these blueprints; call before the limiter's."""
+    app.config["IDENTIFIED_BLUEPRINTS"] = frozenset(bp.name for bp in identified)
+    app.before_request(identify_caller)
+
+
+def identify_caller() -> None:
+    """Before the limiter counts the request: find who is calling, once, and keep it on g."""
+    if request.blueprint not in current_app.config["IDENTIFIED_BLUEPRINTS"]:
+        return
+    try:
+        g.identity = identify(request.cookies, utcnow())
+    except ApiError as err:
+        g.identity = err
+
+
+def identify(cookies: Mapping[str, str], now: datetime) -> Identity:
+    """The first session cookie that names a live session; raises 401 (or 400, 500) if none."""
+    errors: list[ApiError] = []
+    for name, token in session_cookies(cookies):
+        try:
+            return _identity(name, token, now)
+        except ApiError as err:
+            errors.append(err)
+    # A cookie that opened a session but named a bad user, or a database failure, says more
+    # than a garbage cookie beside it.
+    raise next((err for err in errors if err.code != "UNAUTHORIZED"), unauthorized())
+
+
+def caller() -> Identity | None:
+    """The signed-in caller, or None (signed out, or resolution failed)."""
+    found = g.get("identity")
+    return found if isinstance(found, Identity) else None
+
+
+def current_identity() -> Identity:
+    """The signed-in caller; raises the ApiError that identify_caller met otherwise."""
+    found = g.get("identity", None)
+    if isinstance(found, Identity):
+        return found
+    raise found if isinstance(found, ApiError) else unauthorized()
 
 
 def current_user_id() -> int:
-    """The signed-in user's id; raises ApiError (401/400/500). Resolved once per request."""
-    outcome: int | ApiError | None = g.get("auth_outcome")
-    if outcome is None:
-        try:
-            outcome = _resolve_user_id()
-            g.user_id = outcome
-        except ApiError as err:
-            outcome = err
-        g.auth_outcome = outcome
-    if isinstance(outcome, ApiError):
-        raise outcome
-    return outcome
+    return current_identity().user_id
 
 
-def lists_integrations(view: View) -> View:
-    """Mark a view that lists the signed-in user's integrations (see prefetched_integrations)."""
-    view.lists_integrations = True  # type: ignore[attr-defined]
-    return view
-
-
-def prefetched_integrations() -> list[IntegrationStatus] | None:
-    """The user's integrations if the session lookup fetched them too, else None."""
-    # With database sessions, a view marked @lists_integrations gets them from the query that
-    # finds the session (run when the rate limiter asks who the user is): one round trip.
-    prefetched: list[IntegrationStatus] | None = g.get("prefetched_integrations")
-    return prefetched
-
-
-def is_signed_in() -> bool:
-    try:
-        current_user_id()
-    except ApiError:
-        return False
-    return True
-
-
-def read_session_cookie(cookies: Mapping[str, str]) -> tuple[str, str] | None:
-    """The first NextAuth session cookie present, joining chunked `<name>.N` cookies."""
+def session_cookies(cookies: Mapping[str, str]) -> Iterator[tuple[str, str]]:
+    """Each NextAuth session cookie present, by name, joining chunked `<name>.N` cookies."""
     for name in SESSION_COOKIES:
         if name in cookies:
-            return name, cookies[name]
-        chunks = _chunks(cookies, name)
-        if chunks:
-            return name, "".join(chunks)
-    return None
+            yield name, cookies[name]
+        else:
+            chunks = _chunks(cookies, name)
+            if chunks:
+                yield name, "".join(chunks)
 
 
 def _chunks(cookies: Mapping[str, str], name: str) -> list[str]:
@@ -90,55 +120,41 @@ def _chunks(cookies: Mapping[str, str], name: str) -> list[str]:
     return [numbered[i] for i in range(len(numbered))]
 
 
-def _resolve_user_id() -> int:
-    found = read_session_cookie(request.cookies)
-    if found is None:
-        raise unauthorized()
-    name, token = found
+def _identity(cookie_name: str, token: str, now: datetime) -> Identity:
     if not token or len(token) > MAX_TOKEN_CHARS:
         raise unauthorized()
     if current_app.config["NEXTAUTH_SESSION_STRATEGY"] == "jwt":
-        return _user_id_from_jwt(name, token)
-    return _user_id_from_database(token)
+        return _from_jwt(cookie_name, token)
+    return _from_database(token, now)
 
 
-def _user_id_from_jwt(cookie_name: str, token: str) -> int:
+def _from_jwt(cookie_name: str, token: str) -> Identity:
     try:
         claims = decode_session_token(
             token, cookie_name, current_app.config["NEXTAUTH_SECRETS"], time.time()
         )
     except JweError:
         raise unauthorized()
-    return parse_user_id(claims.get("sub"))
+    user_id = parse_user_id(claims.get("sub"))
+    # NextAuth re-encrypts the cookie (new iat, exp and jti) whenever the app reads the
+    # session; the user is what stays.
+    return Identity(user_id, f"user:{user_id}")
 
 
-def _user_id_from_database(token: str) -> int:
+def _from_database(token: str, now: datetime) -> Identity:
     if not _SESSION_TOKEN.fullmatch(token):
         raise unauthorized()
-    now = utcnow()
-    if _view_lists_integrations():
-        return _user_id_with_integrations(token, now)
-    statement = select(Session.user_id).where(Session.session_token == token, Session.expires > now)
-    user_id = run_with_retry(
-        lambda: db.session.execute(statement).scalar_one_or_none(),
-        failure_message="Failed to fetch integrations",
-    )
+    rows = read(_LIVE_SESSION, {"token": token, "now": now}, failure_message=FAILED_TO_FETCH)
+    if not rows:
+        raise unauthorized()
+    if len(rows) > 1:  # possible when Next.js created `sessions` without a unique index
+        log.error("more than one live session has this token")
+        raise DatabaseUnavailable(FAILED_TO_FETCH)
+    session_id, session_user_id, user_id = rows[0]
+    parsed = parse_user_id(str(session_user_id))
     if user_id is None:
         raise unauthorized()
-    return parse_user_id(str(user_id))
-
-
-def _user_id_with_integrations(token: str, now: datetime) -> int:
-    found = integrations.list_for_session(token, now)
-    if found is None:
-        raise unauthorized()
-    user_id, g.prefetched_integrations = found
-    return parse_user_id(str(user_id))
-
-
-def _view_lists_integrations() -> bool:
-    view = current_app.view_functions.get(request.endpoint or "")
-    return getattr(view, "lists_integrations", False)
+    return Identity(parsed, f"session:{session_id}")
 
 
 def parse_user_id(value: object) -> int:

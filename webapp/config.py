@@ -15,10 +15,9 @@ from urllib.parse import urlsplit
 from cryptography.fernet import Fernet
 from limits import parse_many
 
-from .providers.base import ProviderSettings
+from .providers import OAUTH, REGISTRY, ProviderSettings
 
 DB_FAULT_BUDGET_S = 1.8  # leaves room for the rest of the request within the contract's 2 s
-OAUTH_PROVIDER_NAMES = ("instagram", "tiktok", "reddit")
 # Reddit throttles generic agents; its format is <platform>:<app id>:<version> (by /u/<user>).
 DEFAULT_USER_AGENT = "web:creator-integrations:1.0 (by /u/creator-platform)"
 APP_ENVS = ("production", "development", "test")
@@ -90,30 +89,33 @@ def _optional_url(environ: Mapping[str, str], name: str) -> str | None:
     return _http_url(environ, name, "") if environ.get(name) else None
 
 
-def _origin(url: str) -> str:
+def origin(url: str) -> str:
+    """scheme://host[:port] of a URL."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
 
 
 def _origins(environ: Mapping[str, str]) -> tuple[str, ...]:
     """Origins besides this service's own that may send state-changing requests."""
-    found = [_origin(_http_url(environ, "NEXTAUTH_URL", "http://localhost:3000"))]
+    found = [origin(_http_url(environ, "NEXTAUTH_URL", "http://localhost:3000"))]
     if environ.get("PUBLIC_BASE_URL"):
-        found.append(_origin(_http_url(environ, "PUBLIC_BASE_URL", "")))
+        found.append(origin(_http_url(environ, "PUBLIC_BASE_URL", "")))
     for position, raw in enumerate(environ.get("ALLOWED_ORIGINS", "").split(","), start=1):
         if raw.strip():
             parts = urlsplit(raw.strip())
             if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
                 raise ConfigError(f"ALLOWED_ORIGINS entry {position} must be an origin")
-            found.append(_origin(raw.strip()))
+            found.append(origin(raw.strip()))
     return tuple(dict.fromkeys(found))
 
 
 def _providers(environ: Mapping[str, str]) -> dict[str, ProviderSettings]:
     """Client settings of each OAuth provider whose credentials are set."""
     configured = {}
-    for name in OAUTH_PROVIDER_NAMES:
-        prefix = name.upper()
+    for name, provider in REGISTRY.items():
+        if provider.kind != OAUTH:
+            continue
+        prefix = provider.settings_prefix
         client_id = environ.get(f"{prefix}_CLIENT_ID", "")
         client_secret = environ.get(f"{prefix}_CLIENT_SECRET", "")
         if bool(client_id) != bool(client_secret):

@@ -10,8 +10,9 @@ from urllib.parse import urlsplit
 
 from flask import current_app, request
 
-from .auth import read_session_cookie
-from .errors import ApiError
+from .auth import caller
+from .errors import forbidden
+from .http import is_htmx
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Content types a cross-site <form> can send without a CORS preflight.
@@ -20,19 +21,19 @@ TOKEN_HEADER = "X-CSRF-Token"
 TOKEN_FIELD = "csrf_token"
 
 
-def forbidden() -> ApiError:
-    return ApiError("FORBIDDEN", "Cross-site request refused", 403)
-
-
 def token_for_request() -> str | None:
-    """The CSRF token of the current session, for pages to embed; None when signed out."""
-    found = read_session_cookie(request.cookies)
-    if found is None:
+    """The CSRF token of the caller's session, for pages to embed; None when signed out.
+
+    Bound to what names the session rather than to the cookie's bytes, which NextAuth
+    re-issues whenever the Next.js app reads the session.
+    """
+    identity = caller()
+    if identity is None:
         return None
     key = hmac.new(
         current_app.config["NEXTAUTH_SECRETS"][0].encode(), b"csrf-token-key", hashlib.sha256
     ).digest()
-    digest = hmac.new(key, found[1].encode(), hashlib.sha256).digest()
+    digest = hmac.new(key, identity.session_key.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest[:24]).decode()
 
 
@@ -49,8 +50,7 @@ def check_request(*, always_require_token: bool = False) -> None:
     origin = request.headers.get("Origin")
     if origin is not None and origin not in _allowed_origins():
         raise forbidden()
-    needs_token = request.mimetype in FORM_TYPES or request.headers.get("HX-Request")
-    if always_require_token or needs_token:
+    if always_require_token or request.mimetype in FORM_TYPES or is_htmx():
         sent = request.headers.get(TOKEN_HEADER) or request.form.get(TOKEN_FIELD, "")
         expected = token_for_request()
         if expected is None or not hmac.compare_digest(sent.encode(), expected.encode()):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import selectors
 import time
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, TypeVar
 
@@ -50,7 +51,7 @@ def run_with_retry(work: Callable[[], T], *, failure_message: str) -> T:
     for attempt in range(len(delays) + 1):
         try:
             return work()
-        except (SQLAlchemyError, psycopg.Error) as err:
+        except SQLAlchemyError as err:
             _discard_session()
             if not is_connection_failure(err):
                 log.error("database error", extra={"fields": {"error": type(err).__name__}})
@@ -72,50 +73,78 @@ def run_with_retry(work: Callable[[], T], *, failure_message: str) -> T:
 
 def read(
     statement: Select[*tuple[Any, ...]], params: Mapping[str, Any], *, failure_message: str
-) -> list[Sequence[Any]]:
+) -> list[tuple[Any, ...]]:
     """Run one read-only query outside any transaction and return its rows as tuples.
 
-    Retried like run_with_retry. Autocommit spares the BEGIN and ROLLBACK round trips of a
-    transaction and lets psycopg keep the statement prepared on each pooled connection. On
-    PostgreSQL the statement, compiled once, runs straight on the pooled psycopg connection:
-    SQLAlchemy's per-execution machinery would double the CPU cost of the hot path.
+    The request path's reads (the session, the integrations) come here, on every database:
+    compiled once per dialect, run on the pooled DBAPI connection in autocommit (no BEGIN and
+    ROLLBACK round trips; psycopg prepares it after a few runs), with the columns' own type
+    conversions. SQLAlchemy's per-execution machinery would double the CPU cost of the read.
+    Retried like run_with_retry.
     """
     engine = db.engine
-    if engine.dialect.name == "postgresql":
-        sql = _compiled(statement, engine.dialect)
-        return run_with_retry(
-            lambda: _read_psycopg(engine, sql, params), failure_message=failure_message
-        )
+    query = _compiled(statement, engine.dialect)
+    return run_with_retry(lambda: _run(engine, query, params), failure_message=failure_message)
 
-    def attempt() -> list[Sequence[Any]]:
-        with engine.connect() as connection:
-            autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
-            return list(autocommit.execute(statement, params).all())
 
-    return run_with_retry(attempt, failure_message=failure_message)
+@dataclass(frozen=True, slots=True)
+class _Query:
+    """A statement compiled for one dialect, with the conversions of its parameters and columns."""
+
+    sql: str
+    order: tuple[str, ...] | None  # parameter names in order, for positional paramstyles
+    binds: tuple[tuple[str, Callable[[Any], Any] | None], ...]
+    columns: tuple[Callable[[Any], Any] | None, ...]
 
 
 @lru_cache(maxsize=32)
-def _compiled(statement: Select[*tuple[Any, ...]], dialect: Dialect) -> str:
-    return str(statement.compile(dialect=dialect))
+def _compiled(statement: Select[*tuple[Any, ...]], dialect: Dialect) -> _Query:
+    compiled = statement.compile(dialect=dialect)
+    binds = tuple(
+        (name, bind.type.dialect_impl(dialect).bind_processor(dialect))
+        for name, bind in compiled.binds.items()
+    )
+    columns = tuple(
+        column.type.dialect_impl(dialect).result_processor(dialect, None)
+        for column in statement.selected_columns
+    )
+    order = tuple(compiled.positiontup) if compiled.positiontup else None
+    return _Query(compiled.string, order, binds, columns)
 
 
-def _read_psycopg(engine: Engine, sql: str, params: Mapping[str, Any]) -> list[Sequence[Any]]:
-    pooled = engine.raw_connection()
+def _run(engine: Engine, query: _Query, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    values = {
+        name: convert(params[name]) if convert else params[name] for name, convert in query.binds
+    }
+    args: Any = tuple(values[name] for name in query.order) if query.order else values
+    dialect = engine.dialect
+    dbapi_error = dialect.loaded_dbapi.Error
     try:
-        connection: psycopg.Connection[Any] = pooled.driver_connection  # type: ignore[assignment]
-        connection.autocommit = True
+        pooled = engine.raw_connection()
+    except dbapi_error as err:  # the pool hands on the driver's own error when it cannot connect
+        raise DBAPIError.instance(query.sql, None, err, dbapi_error) from err
+    connection = pooled.dbapi_connection
+    assert connection is not None  # a checked-out connection always has one
+    try:
+        dialect.set_isolation_level(connection, "AUTOCOMMIT")
+        cursor = connection.cursor()
         try:
-            return connection.execute(sql, params, prepare=True).fetchall()
+            cursor.execute(query.sql, args)
+            rows = cursor.fetchall()
         finally:
-            if not connection.broken:
-                connection.autocommit = False  # the pool hands it to sessions next
-    except psycopg.Error as err:
-        if is_connection_failure(err) or connection.broken:
+            cursor.close()
+            dialect.reset_isolation_level(connection)  # the pool hands it to sessions next
+    except dbapi_error as err:
+        lost = dialect.is_disconnect(err, connection, None)
+        if lost:
             pooled.invalidate(err)  # as SQLAlchemy does when it sees a disconnect
-        raise
+        raise DBAPIError.instance(
+            query.sql, None, err, dbapi_error, connection_invalidated=lost
+        ) from err
     finally:
         pooled.close()
+    convert = query.columns
+    return [tuple(c(v) if c else v for c, v in zip(convert, row, strict=True)) for row in rows]
 
 
 def _discard_session() -> None:

@@ -1,6 +1,8 @@
-"""The one error type of the service; webapp.http renders it."""
+"""The one error type of the service, and the errors more than one module raises."""
 
 from __future__ import annotations
+
+from .providers import REGISTRY
 
 
 class ApiError(Exception):
@@ -29,3 +31,31 @@ def unauthorized() -> ApiError:
 
 def invalid_user_id() -> ApiError:
     return ApiError("INVALID_USER_ID", "Invalid user ID", 400)
+
+
+def forbidden() -> ApiError:
+    return ApiError("FORBIDDEN", "Cross-site request refused", 403)
+
+
+def not_found() -> ApiError:
+    # The same answer for another user's account and a missing one: ids are not disclosed.
+    return ApiError("NOT_FOUND", "Integration not found", 404)
+
+
+def invalid_provider(provider: str) -> ApiError:
+    if provider in REGISTRY:
+        return ApiError("INVALID_PROVIDER", f"{provider} is not available", 400)
+    return ApiError("INVALID_PROVIDER", "Unknown provider", 400)
+
+
+def reauth_required() -> ApiError:
+    return ApiError("REAUTH_REQUIRED", "The provider needs you to reconnect this account", 409)
+
+
+def provider_unavailable(retry_after: int) -> ApiError:
+    return ApiError(
+        "PROVIDER_UNAVAILABLE",
+        "The provider is unavailable. Please try again later.",
+        502,
+        retry_after=retry_after,
+    )

@@ -15,6 +15,7 @@ from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException
 
 from . import ratelimit
+from .auth import caller
 from .errors import ApiError
 from .metrics import ERRORS, REQUESTS
 
@@ -32,6 +33,11 @@ _HTTP_CODES = {
 }
 
 request_log = logging.getLogger("webapp.request")
+
+
+def is_htmx() -> bool:
+    """The request comes from HTMX on the page (it answers with fragments, not pages)."""
+    return request.headers.get("HX-Request") == "true"
 
 
 def elapsed_ms() -> int:
@@ -109,9 +115,10 @@ def _observe(incoming: Request, context: Any, status: int, duration_ms: int) -> 
 def _log(
     incoming: Request, context: Any, status: int, correlation_id: str, duration_ms: int
 ) -> None:
+    identity = caller()
     fields = {
         "correlationId": correlation_id,
-        "userId": context.get("user_id"),
+        "userId": identity.user_id if identity else None,
         "method": incoming.method,
         "path": incoming.path,
         "status": status,

@@ -7,10 +7,11 @@ import binascii
 import hashlib
 import hmac
 import json
+import math
 import os
 import re
 from functools import lru_cache
-from typing import Any
+from typing import Any, NoReturn
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, padding
@@ -18,10 +19,17 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-CLOCK_TOLERANCE_S = 15  # NextAuth's own tolerance when it checks `exp`
+CLOCK_TOLERANCE_S = 15  # NextAuth's own tolerance when it checks `exp` and `nbf`
 V4_COOKIES = ("__Secure-next-auth.session-token", "next-auth.session-token")
 V5_COOKIES = ("__Secure-authjs.session-token", "authjs.session-token")
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
+
+
+def _refuse_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not JSON")  # Python accepts NaN and Infinity; JSON.parse does not
+
+
+_STRICT_JSON = json.JSONDecoder(parse_constant=_refuse_constant)
 
 
 class JweError(Exception):
@@ -126,18 +134,39 @@ def _cbc_hs512_tag(mac_key: bytes, aad: bytes, iv: bytes, ciphertext: bytes) -> 
 
 
 def _checked_claims(claims: dict[str, Any], now: float) -> dict[str, Any]:
-    exp = claims.get("exp")
-    if isinstance(exp, bool) or not isinstance(exp, (int, float)):
+    """exp required, nbf honoured, as NextAuth's decode (jose's jwtDecrypt) checks them."""
+    exp = _numeric_date(claims, "exp")
+    if exp is None:
         raise JweError("missing exp")
     if now > exp + CLOCK_TOLERANCE_S:
         raise JweError("expired")
+    nbf = _numeric_date(claims, "nbf")
+    if nbf is not None and nbf > now + CLOCK_TOLERANCE_S:
+        raise JweError("not yet valid")
+    _numeric_date(claims, "iat")  # jose refuses an iat that is not a number, too
     return claims
+
+
+def _numeric_date(claims: dict[str, Any], name: str) -> float | None:
+    """A NumericDate claim as a finite float, None when absent; NaN, inf and 1e999 are refused."""
+    if name not in claims:
+        return None
+    value = claims[name]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise JweError(f"{name} is not a number")
+    try:
+        seconds = float(value)
+    except OverflowError:
+        raise JweError(f"{name} is out of range")
+    if not math.isfinite(seconds):
+        raise JweError(f"{name} is not finite")
+    return seconds
 
 
 def _json_object(raw: bytes) -> dict[str, Any]:
     try:
-        value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        value = _STRICT_JSON.decode(raw.decode("utf-8"))
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         raise JweError("not JSON")
     if not isinstance(value, dict):
         raise JweError("not a JSON object")

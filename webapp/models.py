@@ -11,8 +11,6 @@ from .crypto import EncryptedText
 from .extensions import Base
 from .timeutil import UtcDateTime, utcnow
 
-PROVIDERS = ("instagram", "tiktok", "reddit", "onlyfans")
-
 
 class User(Base):
     """NextAuth's `users` table (official Postgres adapter layout); the Next.js app may own it."""

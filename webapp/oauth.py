@@ -7,13 +7,14 @@ import logging
 import secrets
 from datetime import datetime, timedelta
 
+from flask import current_app, url_for
 from sqlalchemy import delete, select
 
+from .clients import oauth_client
 from .database import run_with_retry
 from .extensions import db
-from .integrations import IntegrationStatus, apply_tokens, oauth_client, save_account
 from .models import OAuthState
-from .providers import ProviderError, ProviderUnavailable
+from .providers import Account, ProviderError, ProviderUnavailable, TokenSet
 
 STATE_LIFETIME = timedelta(minutes=10)
 log = logging.getLogger("webapp.oauth")
@@ -50,10 +51,10 @@ def start(user_id: int, provider: str, redirect_uri: str, now: datetime) -> str:
     return client.authorization_url(state, redirect_uri)
 
 
-def complete(
+def finish(
     user_id: int, provider: str, code: str, state: str, error: str, now: datetime
-) -> IntegrationStatus:
-    """Check and spend the state, exchange the code, and store the account's tokens."""
+) -> tuple[Account, TokenSet]:
+    """Check and spend the state, then exchange the code: the account and its tokens."""
     client = oauth_client(provider)
     redirect_uri = _spend_state(user_id, provider, state, now)
     if error:
@@ -71,10 +72,7 @@ def complete(
             extra={"fields": {"provider": provider, "error": str(err)}},
         )
         raise ConnectFailed("provider_error")
-    status, _ = save_account(
-        user_id, provider, account, now, lambda row: apply_tokens(row, tokens, now)
-    )
-    return status
+    return account, tokens
 
 
 def _spend_state(user_id: int, provider: str, state: str, now: datetime) -> str:
@@ -102,6 +100,14 @@ def _spend_state(user_id: int, provider: str, state: str, now: datetime) -> str:
     if redirect_uri is None:
         raise ConnectFailed("state_invalid")
     return redirect_uri
+
+
+def callback_url(provider: str) -> str:
+    """Where the provider sends the creator back: on PUBLIC_BASE_URL when set (behind a proxy)."""
+    base = current_app.config["PUBLIC_BASE_URL"]
+    if base:
+        return f"{base}{url_for('api.callback', provider=provider)}"
+    return url_for("api.callback", provider=provider, _external=True)
 
 
 def _hash(state: str) -> str:

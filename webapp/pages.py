@@ -8,74 +8,28 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 from flask.wrappers import Response
 from flask_limiter import RateLimitExceeded
 from werkzeug.wrappers import Response as BaseResponse
 
-from . import integrations, oauth
-from .api import callback_url
+from . import clients, integrations, messages, oauth
 from .auth import current_user_id
+from .config import origin
 from .csrf import check_request, token_for_request
 from .errors import ApiError
-from .providers import ALL_PROVIDERS
+from .http import is_htmx
+from .integrations import SignIn
+from .messages import message
+from .providers import display_name
 from .timeutil import iso_z, utcnow
 
 bp = Blueprint("pages", __name__)
 
-PROVIDER_NAMES = {
-    "instagram": "Instagram",
-    "tiktok": "TikTok",
-    "reddit": "Reddit",
-    "onlyfans": "OnlyFans",
-}
-MESSAGES = {
-    "connected": ("success", "{provider} is connected."),
-    "refreshed": ("success", "{provider} is reconnected."),
-    "disconnected": ("success", "{provider} is disconnected."),
-    "state_invalid": (
-        "error",
-        "That connection attempt expired or was already used. Please connect {provider} again.",
-    ),
-    "access_denied": ("error", "{provider} did not grant access. Nothing was changed."),
-    "provider_error": ("error", "{provider} could not complete the connection. Please try again."),
-    "provider_unavailable": (
-        "error",
-        "{provider} is not responding right now. Please try again in a few minutes.",
-    ),
-    "invalid_provider": ("error", "That provider is not available."),
-    "not_found": ("error", "That account is no longer connected."),
-    "signed_out": ("error", "Your session has ended. Please sign in again."),
-    "rate_limited": ("error", "Too many requests. Please wait a moment and try again."),
-    "forbidden": ("error", "This request was refused. Please reload the page and try again."),
-    "unavailable": ("error", "Something went wrong on our side. Please try again in a minute."),
-}
 # The API names fields as JSON does; the page as its labels do.
 FIELD_LABELS = {"accountId": "Account ID", "accountName": "Account name", "apiKey": "API key"}
-ERROR_MESSAGES = {
-    "UNAUTHORIZED": "signed_out",
-    "INVALID_USER_ID": "signed_out",
-    "RATE_LIMIT_EXCEEDED": "rate_limited",
-    "PROVIDER_UNAVAILABLE": "provider_unavailable",
-    "INVALID_PROVIDER": "invalid_provider",
-    "NOT_FOUND": "not_found",
-    "FORBIDDEN": "forbidden",
-}
-
-
-def is_htmx() -> bool:
-    return request.headers.get("HX-Request") == "true"
-
-
-def message(key: str, provider: str | None = None) -> dict[str, str] | None:
-    """A known message, filled with a provider's display name; None for unknown keys."""
-    if key not in MESSAGES:
-        return None
-    kind, text = MESSAGES[key]
-    name = PROVIDER_NAMES.get(provider or "", "The provider")
-    return {"kind": kind, "text": text.format(provider=name), "key": key}
 
 
 def relative_expiry(expires_at: datetime | None, now: datetime) -> str:
@@ -104,7 +58,7 @@ def refuse_cross_site() -> None:
 
 @bp.app_context_processor
 def page_helpers() -> dict[str, Any]:
-    return {"provider_names": PROVIDER_NAMES, "iso_z": iso_z, "relative_expiry": relative_expiry}
+    return {"display_name": display_name, "iso_z": iso_z, "relative_expiry": relative_expiry}
 
 
 @bp.get("/")
@@ -144,27 +98,43 @@ def integrations_page() -> Any:
 @bp.post("/integrations/connect/<provider>")
 def connect(provider: str) -> Any:
     user_id = current_user_id()
-    if provider == "onlyfans":
-        return _connect_onlyfans(user_id)
-    url = oauth.start(user_id, provider, callback_url(provider), utcnow())
-    return _go_to(url)
+    form = request.form.to_dict()
+    try:
+        result = integrations.connect(
+            user_id, provider, form, oauth.callback_url(provider), utcnow()
+        )
+    except ApiError as err:
+        if err.code != "VALIDATION_ERROR":
+            raise
+        return _onlyfans_form_errors(user_id, form, err)
+    if isinstance(result, SignIn):
+        return _go_to(result.url)
+    if not is_htmx():
+        return _back(connected=provider)
+    response = _render(
+        "partials/_list.html",
+        items=integrations.list_for_user(user_id, utcnow()),
+        oob_form=True,
+        oob_message=message("connected", provider),
+    )
+    response.headers["HX-Retarget"] = "#integration-list"
+    response.headers["HX-Reswap"] = "outerHTML"
+    return response
 
 
 @bp.post("/integrations/<provider>/<account_id>/reconnect")
 def reconnect(provider: str, account_id: str) -> Any:
-    """Refresh first; when the grant is dead, send the creator through OAuth again."""
-    user_id = current_user_id()
+    """Refresh in place; when the grant is dead, the service sends the creator to OAuth."""
     now = utcnow()
-    try:
-        item = integrations.refresh_now(user_id, provider, account_id, now)
-    except ApiError as err:
-        if err.code != "REAUTH_REQUIRED":
-            raise
-        return _go_to(oauth.start(user_id, provider, callback_url(provider), now))
+    result = integrations.reconnect(
+        current_user_id(), provider, account_id, oauth.callback_url(provider), now
+    )
+    if isinstance(result, SignIn):
+        return _go_to(result.url)
     if not is_htmx():
         return _back(refreshed=provider)
     return _render(
-        "partials/_card.html", item=item, now=now, oob_message=message("refreshed", provider)
+        "partials/_card.html", item=result, now=now, oob_message=message("refreshed", provider)
     )
 
 
@@ -176,41 +146,22 @@ def disconnect(provider: str, account_id: str) -> Any:
     return _render("partials/_message.html", oob=True, note=message("disconnected", provider))
 
 
-def _connect_onlyfans(user_id: int) -> Any:
-    form = request.form.to_dict()
-    try:
-        fields = integrations.api_key_fields(form)
-    except ApiError as err:
-        values = {k: v for k, v in form.items() if k in ("accountId", "accountName")}
-        field = err.field or "form"
-        errors = {field: err.message.replace(field, FIELD_LABELS.get(field, field), 1)}
-        if is_htmx():
-            return _render(
-                "partials/_onlyfans_form.html", form_errors=errors, form_values=values
-            ), 422
-        items = integrations.list_for_user(user_id, utcnow())
-        return _render(
-            "integrations.html", items=items, messages=[], form_errors=errors, form_values=values
-        ), 422
-    integrations.connect_api_key(user_id, *fields, now=utcnow())
-    if not is_htmx():
-        return _back(connected="onlyfans")
+def _onlyfans_form_errors(user_id: int, form: dict[str, str], err: ApiError) -> Any:
+    """The OnlyFans form again, its bad field marked and the other fields kept."""
+    values = {k: v for k, v in form.items() if k in ("accountId", "accountName")}
+    field = err.field or "form"
+    errors = {field: err.message.replace(field, FIELD_LABELS.get(field, field), 1)}
+    if is_htmx():
+        return _render("partials/_onlyfans_form.html", form_errors=errors, form_values=values), 422
     items = integrations.list_for_user(user_id, utcnow())
-    response = _render(
-        "partials/_list.html",
-        items=items,
-        oob_form=True,
-        oob_message=message("connected", "onlyfans"),
-    )
-    response.headers["HX-Retarget"] = "#integration-list"
-    response.headers["HX-Reswap"] = "outerHTML"
-    return response
+    return _render(
+        "integrations.html", items=items, messages=[], form_errors=errors, form_values=values
+    ), 422
 
 
 @bp.errorhandler(ApiError)
 def api_error(err: ApiError) -> Any:
-    key = ERROR_MESSAGES.get(err.code, "unavailable")
-    return _error_message(key, err.status, err.retry_after)
+    return _error_message(messages.key_for(err.code), err.status, err.retry_after)
 
 
 @bp.errorhandler(RateLimitExceeded)
@@ -256,17 +207,14 @@ def _back(**outcome: str) -> BaseResponse:
 def _render(template: str, **context: Any) -> Response:
     context.setdefault("now", utcnow())
     context.setdefault("csrf_token", token_for_request())
-    context.setdefault(
-        "connectable",
-        [p for p in ALL_PROVIDERS if p in current_app.extensions["providers"] or p == "onlyfans"],
-    )
+    context.setdefault("connectable", clients.connectable())
     return Response(render_template(template, **context), mimetype="text/html")
 
 
 def page_csp(provider_clients: dict[str, Any]) -> str:
     """No inline script or style; forms may only go here and to the providers' sign-in pages."""
     form_targets = sorted(
-        {_origin(client.authorization_url("x", "x")) for client in provider_clients.values()}
+        {origin(client.authorization_url("x", "x")) for client in provider_clients.values()}
     )
     return "; ".join(
         [
@@ -281,11 +229,6 @@ def page_csp(provider_clients: dict[str, Any]) -> str:
             "object-src 'none'",
         ]
     )
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
 
 
 def sign_in_url() -> str:

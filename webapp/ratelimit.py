@@ -1,95 +1,35 @@
-"""Per-user rate limits (per client IP while signed out), enforced by Flask-Limiter."""
+"""Per-user rate limits (per client IP while signed out), enforced by Flask-Limiter.
+
+The caller is already known when the limiter asks (auth.identify_caller runs first): the key
+and limit functions only read it, so they cannot fail and leave a request uncounted.
+"""
 
 from __future__ import annotations
 
 import time
-from typing import Any
 
-from flask import Blueprint, Flask, current_app, g, request
-from flask_limiter import Limiter, RequestLimit
-from limits import RateLimitItem
-from limits.storage import RedisStorage, Storage
-from limits.strategies import FixedWindowRateLimiter, RateLimiter
-from limits.util import WindowStats
+from flask import Blueprint, Flask, current_app, request
+from flask_limiter import Limiter
 
-from .auth import current_user_id, is_signed_in
-from .errors import ApiError
-
-# limits' own fixed-window script (incr_expire.lua), also returning the key's TTL: the count
-# and the reset time come back from the one round trip that counts the request.
-_INCR_EXPIRE_TTL = b"""
-local amount = tonumber(ARGV[2])
-local current = redis.call("incrby", KEYS[1], amount)
-if current == amount then
-    redis.call("expire", KEYS[1], ARGV[1])
-end
-return {current, redis.call("ttl", KEYS[1])}
-"""
-
-
-class _WindowOnHitLimiter(Limiter):
-    """Flask-Limiter whose fixed-window hits also return the window the headers show."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._on_hit: dict[RateLimiter, _FixedWindowOnHit] = {}
-        super().__init__(*args, **kwargs)
-
-    # Flask-Limiter reads the window for X-RateLimit-* with a second storage call after the hit
-    # (two more round trips to Redis); the hit can report it instead.
-    @property
-    def limiter(self) -> RateLimiter:
-        strategy = super().limiter  # the storage's, or the in-memory fallback's
-        if type(strategy) is not FixedWindowRateLimiter:
-            return strategy
-        if strategy not in self._on_hit:
-            self._on_hit[strategy] = _FixedWindowOnHit(strategy.storage)
-        return self._on_hit[strategy]
-
-
-class _FixedWindowOnHit(FixedWindowRateLimiter):
-    """The fixed window, keeping each hit's window on flask.g for this request's headers."""
-
-    def __init__(self, storage: Storage) -> None:
-        super().__init__(storage)
-        self._redis = storage if isinstance(storage, RedisStorage) else None
-        self._script = (
-            self._redis.get_connection().register_script(_INCR_EXPIRE_TTL) if self._redis else None
-        )
-
-    def hit(self, item: RateLimitItem, *identifiers: str, cost: int = 1) -> bool:
-        key = item.key_for(*identifiers)
-        count, reset = self._count(key, item.get_expiry(), cost)
-        windows = g.setdefault("rate_limit_windows", {})
-        windows[key] = WindowStats(reset, max(0, item.amount - count))
-        return count <= item.amount
-
-    def _count(self, key: str, expiry: int, amount: int) -> tuple[int, float]:
-        """The count after this hit and when the window resets, as get_window_stats has them."""
-        if self._redis is None or self._script is None:
-            count = self.storage.incr(key, expiry, amount=amount)
-            return count, self.storage.get_expiry(key)
-        count, ttl = self._script([self._redis.prefixed_key(key)], [expiry, amount])
-        return int(count), max(int(ttl), 0) + time.time()
+from .auth import caller
 
 
 def _limit_value() -> str:
-    name = "STATUS_RATE_LIMIT" if is_signed_in() else "ANONYMOUS_RATE_LIMIT"
+    name = "STATUS_RATE_LIMIT" if caller() else "ANONYMOUS_RATE_LIMIT"
     return current_app.config[name]  # type: ignore[no-any-return]
 
 
 def _key() -> str:
-    try:
-        return f"user:{current_user_id()}"
-    except ApiError:
-        return f"ip:{request.remote_addr}"
+    identity = caller()
+    return f"user:{identity.user_id}" if identity else f"ip:{request.remote_addr}"
 
 
 def init_app(app: Flask, limited: list[Blueprint]) -> None:
     """Limit every endpoint of the given blueprints, each endpoint with its own budget."""
-    app.config["RATELIMIT_HEADERS_ENABLED"] = False  # add_headers: no Retry-After on a 200
+    app.config["RATELIMIT_HEADERS_ENABLED"] = False  # headers(): no Retry-After on a 200
     app.config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = True  # Redis down: count per worker
     app.config["RATELIMIT_STORAGE_OPTIONS"] = {"socket_timeout": 0.2, "socket_connect_timeout": 0.2}
-    limiter = _WindowOnHitLimiter(key_func=_key, app=app)
+    limiter = Limiter(key_func=_key, app=app)
     for blueprint in limited:
         limiter.limit(_limit_value, key_func=_key)(blueprint)
     app.extensions["rate_limiter"] = limiter
@@ -102,7 +42,7 @@ def headers() -> list[tuple[str, str]]:
     if current is None:
         return []
     try:
-        reset_at, remaining = _window(current)
+        reset_at, remaining = current.reset_at, current.remaining
     except Exception:  # the limit storage went away after the check; the answer still stands
         current_app.logger.warning("rate limit storage unreachable while adding headers")
         return []
@@ -114,11 +54,3 @@ def headers() -> list[tuple[str, str]]:
     if current.breached:
         found.append(("Retry-After", str(max(1, int(reset_at - time.time())))))
     return found
-
-
-def _window(current: RequestLimit) -> tuple[int, int]:
-    """Reset time and remaining count: from this request's hit when it reported them."""
-    seen: WindowStats | None = g.get("rate_limit_windows", {}).get(current.key)
-    if seen is None:
-        return current.reset_at, current.remaining
-    return int(seen.reset_time + 1), seen.remaining  # as RequestLimit.reset_at rounds it

@@ -1,4 +1,4 @@
-"""Refresh before expiry: the cron job that keeps tokens from expiring in the first place.
+"""Refreshing tokens: one locked row at a time, and before expiry from cron (`refresh-due`).
 
 Safe on several hosts at once: each integration is refreshed under its row lock
 (SELECT ... FOR UPDATE SKIP LOCKED on PostgreSQL), and re-checked once locked.
@@ -13,19 +13,13 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import ColumnElement, and_, or_, select
 
+from .clients import configured
 from .extensions import db
-from .integrations import refresh_row
+from .metrics import REFRESHES
 from .models import Integration
-from .providers import OAuthProvider, ProviderError, ProviderUnavailable, ReauthRequired
+from .providers import REGISTRY, OAuthProvider, ProviderError, ProviderUnavailable, ReauthRequired
+from .store import apply_tokens, clear_refresh_failures, grant_of, mark_reauth_required
 
-# How far ahead each provider's tokens are refreshed by default, from their lifetimes:
-# Instagram's 60-day tokens a week ahead, TikTok's 2-hour and Reddit's 1-hour tokens
-# a few cron runs ahead (Nango refreshes 15 minutes ahead).
-DEFAULT_WINDOWS = {
-    "instagram": timedelta(days=7),
-    "tiktok": timedelta(minutes=30),
-    "reddit": timedelta(minutes=15),
-}
 FIRST_BACKOFF = timedelta(minutes=5)
 MAX_BACKOFF = timedelta(hours=6)
 log = logging.getLogger("webapp.refresh")
@@ -38,9 +32,29 @@ class RefreshSummary:
     skipped: int = 0
 
 
+def refresh_row(row: Integration, client: OAuthProvider, now: datetime) -> None:
+    """Refresh a locked row in place; the caller commits. Records a dead grant as such."""
+    try:
+        tokens = client.refresh(grant_of(row), now)
+    except ReauthRequired:
+        mark_reauth_required(row)
+        REFRESHES.labels(row.provider, "reauth_required").inc()
+        raise
+    except ProviderError as err:
+        outcome = "unavailable" if isinstance(err, ProviderUnavailable) else "error"
+        REFRESHES.labels(row.provider, outcome).inc()
+        raise
+    REFRESHES.labels(row.provider, "refreshed").inc()
+    apply_tokens(row, tokens, now)
+    clear_refresh_failures(row)
+    log.info(
+        "token refreshed", extra={"fields": {"provider": row.provider, "integrationId": row.id}}
+    )
+
+
 def refresh_due(now: datetime, within: timedelta | None = None) -> RefreshSummary:
     """Refresh every integration whose token expires within its window."""
-    clients: dict[str, OAuthProvider] = current_app.extensions["providers"]
+    clients = configured()
     summary = RefreshSummary()
     candidates = (
         db.session.execute(
@@ -96,7 +110,7 @@ def _due(
     windows = [
         and_(
             Integration.provider == provider,
-            Integration.expires_at <= now + (within or DEFAULT_WINDOWS[provider]),
+            Integration.expires_at <= now + (within or _window(provider)),
         )
         for provider in clients
     ]
@@ -106,6 +120,12 @@ def _due(
         Integration.refresh_failures < current_app.config["REFRESH_MAX_FAILURES"],
         or_(Integration.next_refresh_at.is_(None), Integration.next_refresh_at <= now),
     )
+
+
+def _window(provider: str) -> timedelta:
+    window = REGISTRY[provider].refresh_window
+    assert window is not None, f"{provider} tokens do not expire"
+    return window
 
 
 def _back_off(row: Integration, now: datetime, reason: str) -> None:

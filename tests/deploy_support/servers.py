@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..support.processes import free_port, spawn, start_gunicorn
+from ..support.processes import GUNICORN, free_port, spawn, start_gunicorn
 from ..support.processes import stop as stop_processes
 from .client import HOST, request
 from .sites import ONE_ORIGIN, Ports, render
@@ -84,7 +84,9 @@ class Gunicorn:
     stderr: Path
 
     @classmethod
-    def start(cls, name: str, env: Mapping[str, str], directory: Path) -> Gunicorn:
+    def start(
+        cls, name: str, env: Mapping[str, str], directory: Path, gunicorn: Path = GUNICORN
+    ) -> Gunicorn:
         port = free_port()
         settings = {
             **env,
@@ -96,7 +98,7 @@ class Gunicorn:
             "PROMETHEUS_MULTIPROC_DIR": str(directory / f"{name}-metrics"),
         }
         out, err = directory / f"{name}.out", directory / f"{name}.err"
-        process = start_gunicorn(settings, out, err)
+        process = start_gunicorn(settings, out, err, gunicorn)
         return cls(name, port, process, out, err)
 
     def wait_until_serving(self, timeout: float = 30.0) -> None:

@@ -31,9 +31,11 @@ def spawn(
         )
 
 
-def start_gunicorn(env: Mapping[str, str], out: Path, err: Path) -> subprocess.Popen[bytes]:
+def start_gunicorn(
+    env: Mapping[str, str], out: Path, err: Path, gunicorn: Path = GUNICORN
+) -> subprocess.Popen[bytes]:
     """The app under gunicorn with the shipped gunicorn.conf.py, as operators run it."""
-    return spawn([str(GUNICORN), "-c", "gunicorn.conf.py", "wsgi:app"], env, out, err)
+    return spawn([str(gunicorn), "-c", "gunicorn.conf.py", "wsgi:app"], env, out, err)
 
 
 def stop(

@@ -1,48 +1,83 @@
-"""The OAuth providers: one module each behind OAuthProvider, built from settings here."""
+"""The providers: one registry entry holds each provider's facts; everything else asks here."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
 
-from .base import (
-    Account,
-    OAuthProvider,
-    ProviderError,
-    ProviderSettings,
-    ProviderUnavailable,
-    ReauthRequired,
-    TokenSet,
-)
+from .base import Account, Grant, OAuthProvider, ProviderSettings, TokenSet
+from .errors import ProviderError, ProviderUnavailable, ReauthRequired
 from .instagram import Instagram
 from .outbound import ProviderHttp
 from .reddit import Reddit
 from .tiktok import TikTok
 
-OAUTH_PROVIDERS: dict[str, type[Any]] = {"instagram": Instagram, "tiktok": TikTok, "reddit": Reddit}
-API_KEY_PROVIDERS = ("onlyfans",)
-ALL_PROVIDERS = (*OAUTH_PROVIDERS, *API_KEY_PROVIDERS)
+OAUTH = "oauth"
+API_KEY = "api_key"
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    """What the service knows of one provider, in one place."""
+
+    name: str
+    display_name: str
+    kind: str  # OAUTH (connected through the provider's sign-in) or API_KEY (a pasted key)
+    settings_prefix: str  # <PREFIX>_CLIENT_ID, <PREFIX>_CLIENT_SECRET, <PREFIX>_BASE_URL...
+    # How long before expiry `refresh-due` renews its tokens, from their documented lifetimes.
+    refresh_window: timedelta | None = None
+    client_class: Callable[[ProviderSettings, ProviderHttp], OAuthProvider] | None = None
+
+
+# Instagram's 60-day tokens a week ahead; TikTok's 2-hour and Reddit's 1-hour tokens a few
+# cron runs ahead (Nango refreshes 15 minutes ahead). OnlyFans keys do not expire.
+REGISTRY: Mapping[str, Provider] = {
+    provider.name: provider
+    for provider in (
+        Provider("instagram", "Instagram", OAUTH, "INSTAGRAM", timedelta(days=7), Instagram),
+        Provider("tiktok", "TikTok", OAUTH, "TIKTOK", timedelta(minutes=30), TikTok),
+        Provider("reddit", "Reddit", OAUTH, "REDDIT", timedelta(minutes=15), Reddit),
+        Provider("onlyfans", "OnlyFans", API_KEY, "ONLYFANS"),
+    )
+}
+ALL_PROVIDERS = tuple(REGISTRY)
+OAUTH_PROVIDERS = tuple(name for name, provider in REGISTRY.items() if provider.kind == OAUTH)
 
 __all__ = [
     "ALL_PROVIDERS",
-    "API_KEY_PROVIDERS",
+    "API_KEY",
+    "OAUTH",
     "OAUTH_PROVIDERS",
+    "REGISTRY",
     "Account",
+    "Grant",
     "OAuthProvider",
+    "Provider",
     "ProviderError",
+    "ProviderSettings",
     "ProviderUnavailable",
     "ReauthRequired",
     "TokenSet",
     "build",
+    "display_name",
 ]
+
+
+def display_name(name: str) -> str:
+    """How the page names a provider; an unknown name stays as given."""
+    provider = REGISTRY.get(name)
+    return provider.display_name if provider else name
 
 
 def build(
     settings: Mapping[str, ProviderSettings], timeout: tuple[float, float], retries: int
 ) -> dict[str, OAuthProvider]:
-    """One client per configured provider (those without credentials are left out)."""
+    """One client per configured OAuth provider (those without credentials are left out)."""
     clients: dict[str, OAuthProvider] = {}
     for name, provider_settings in settings.items():
+        client_class = REGISTRY[name].client_class
+        assert client_class is not None, f"{name} has no OAuth client"
         http = ProviderHttp(name, provider_settings.user_agent, timeout=timeout, retries=retries)
-        clients[name] = OAUTH_PROVIDERS[name](provider_settings, http)
+        clients[name] = client_class(provider_settings, http)
     return clients

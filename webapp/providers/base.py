@@ -1,12 +1,12 @@
-"""What every OAuth provider module offers, and the errors they raise."""
+"""What every OAuth provider module offers: settings, tokens, accounts, the Protocol."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from datetime import datetime
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from .outbound import ProviderHttp
+from .outbound import ProviderHttp
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,25 +31,18 @@ class TokenSet:
 
 
 @dataclass(frozen=True, slots=True)
+class Grant:
+    """What is stored of an authorization, as a refresh needs it."""
+
+    access_token: str | None
+    refresh_token: str | None
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class Account:
     id: str
     name: str
-
-
-class ProviderError(Exception):
-    """The provider could not do what was asked."""
-
-
-class ReauthRequired(ProviderError):
-    """The grant is dead (revoked, expired, invalid): only a new authorization helps."""
-
-
-class ProviderUnavailable(ProviderError):
-    """Unreachable, failing or throttling after retries; try again later."""
-
-    def __init__(self, message: str, retry_after: int = 30) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 class HttpProvider:
@@ -66,9 +59,6 @@ class HttpProvider:
 class OAuthProvider(Protocol):
     """One provider's OAuth 2.0 authorization code flow, refresh and revocation."""
 
-    name: str
-    display_name: str
-
     def authorization_url(self, state: str, redirect_uri: str) -> str:
         """Where to send the creator to approve access."""
         ...
@@ -81,7 +71,7 @@ class OAuthProvider(Protocol):
         """The provider's id and display name of the account that approved."""
         ...
 
-    def refresh(self, access_token: str | None, refresh_token: str | None) -> TokenSet:
+    def refresh(self, grant: Grant, now: datetime) -> TokenSet:
         """New tokens from the provider's refresh grant; ReauthRequired when it is dead."""
         ...
 

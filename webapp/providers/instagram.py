@@ -3,10 +3,12 @@ refresh themselves while valid (there is no separate refresh token), no revocati
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from .base import Account, HttpProvider, ProviderError, ReauthRequired, TokenSet
+from .base import Account, Grant, HttpProvider, TokenSet
+from .errors import ProviderError, ReauthRequired
 from .outbound import json_body
 
 AUTHORIZE = "https://www.instagram.com/oauth/authorize"
@@ -19,9 +21,6 @@ EXPIRED_TOKEN_CODE = 190  # OAuthException: the token is expired, revoked or inv
 
 
 class Instagram(HttpProvider):
-    name = "instagram"
-    display_name = "Instagram"
-
     def authorization_url(self, state: str, redirect_uri: str) -> str:
         query = {
             "client_id": self.settings.client_id,
@@ -65,10 +64,13 @@ class Instagram(HttpProvider):
             raise ProviderError("instagram returned no user id")
         return Account(id=account_id, name=f"@{body.get('username') or account_id}")
 
-    def refresh(self, access_token: str | None, refresh_token: str | None) -> TokenSet:
-        if not access_token:
-            raise ReauthRequired("no long-lived token to refresh")
-        body = self._get(REFRESH, {"grant_type": "ig_refresh_token", "access_token": access_token})
+    def refresh(self, grant: Grant, now: datetime) -> TokenSet:
+        # The long-lived token renews itself only while it is valid; once expired, it is dead.
+        if not grant.access_token or (grant.expires_at is not None and grant.expires_at <= now):
+            raise ReauthRequired("instagram tokens cannot be refreshed once expired")
+        body = self._get(
+            REFRESH, {"grant_type": "ig_refresh_token", "access_token": grant.access_token}
+        )
         return _tokens(body, account_id=None)
 
     def revoke(self, access_token: str | None, refresh_token: str | None) -> None:

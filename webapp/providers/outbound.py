@@ -1,19 +1,43 @@
-"""Outbound HTTP to providers: timeouts, and bounded retries with backoff."""
+"""Outbound HTTP to providers: timeouts, and bounded retries that never send a token twice.
+
+A loop of our own rather than urllib3's `Retry` mounted on the session, because `Retry`:
+- decides status retries and read retries by one `allowed_methods`: letting it retry a token
+  POST on 429 or 5xx also lets it resend that POST after a read timeout or a reset, when the
+  provider may already have used the code or rotated the refresh token;
+- logs each connection retry itself (WARNING on `urllib3.connectionpool`) with the path and
+  query string, where Instagram's access token and client secret travel;
+- sleeps through `time.sleep` and offers no hook for our one log line per retry without a
+  subclass.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import requests
+from urllib3.exceptions import MaxRetryError, NewConnectionError
 
-from .base import ProviderUnavailable
+from .errors import ProviderUnavailable
 
 log = logging.getLogger("webapp.providers")
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_AFTER_S = 5.0  # longer waits are the caller's to make (502 with Retry-After)
+DEFAULT_RETRY_AFTER_S = 30  # what the caller is told when the provider named no wait
+RESENDABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})  # safe to send twice
+
+
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    """One attempt that gave no answer worth returning, and whether to try again."""
+
+    outcome: str  # "HTTP 503", "ReadTimeout", ...: never a URL, a query string or a token
+    wait: float
+    may_resend: bool
+    retry_after: int | None = None
 
 
 class ProviderHttp:
@@ -39,49 +63,49 @@ class ProviderHttp:
         self.session.headers["Accept"] = "application/json"
 
     def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        """Send, retrying connection errors, timeouts, 429 and 5xx; never returns those."""
-        retry_after = 30
-        for attempt in range(self.retries + 1):
-            try:
-                response = self.session.request(method, url, timeout=self.timeout, **kwargs)
-            except requests.RequestException as err:
-                outcome, wait = type(err).__name__, self.backoff * 2**attempt
-            else:
-                if response.status_code not in RETRY_STATUSES:
-                    return response
-                retry_after = _retry_after(response) or retry_after
-                outcome = f"HTTP {response.status_code}"
-                wait = min(
-                    float(_retry_after(response) or self.backoff * 2**attempt), MAX_RETRY_AFTER_S
-                )
-            path = url.split("?")[0]
-            if attempt == self.retries:
-                log.warning(
-                    "provider unavailable",
-                    extra={
-                        "fields": {
-                            "provider": self.provider,
-                            "url": path,
-                            "outcome": outcome,
-                            "attempts": attempt + 1,
-                        }
-                    },
-                )
+        """Send, retrying 429, 5xx and what never reached the provider; never returns those."""
+        retry_after = DEFAULT_RETRY_AFTER_S
+        for attempt in range(1, self.retries + 2):
+            answer = self._attempt(method, url, attempt, kwargs)
+            if isinstance(answer, requests.Response):
+                return answer
+            retry_after = answer.retry_after or retry_after
+            if not self._retry_or_give_up(url, answer, attempt):
                 break
-            log.info(
-                "provider call failed, retrying",
-                extra={
-                    "fields": {
-                        "provider": self.provider,
-                        "url": path,
-                        "outcome": outcome,
-                        "attempt": attempt + 1,
-                        "waitMs": int(wait * 1000),
-                    }
-                },
-            )
-            self.sleep(wait)
+            self.sleep(answer.wait)
         raise ProviderUnavailable(f"{self.provider} is unavailable", retry_after=retry_after)
+
+    def _attempt(
+        self, method: str, url: str, attempt: int, kwargs: dict[str, Any]
+    ) -> requests.Response | _Failure:
+        backoff = self.backoff * 2 ** (attempt - 1)
+        try:
+            response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+        except requests.RequestException as err:
+            resend = method.upper() in RESENDABLE_METHODS or _never_sent(err)
+            return _Failure(type(err).__name__, backoff, resend)
+        if response.status_code not in RETRY_STATUSES:
+            return response
+        after = _retry_after(response)
+        wait = min(float(after or backoff), MAX_RETRY_AFTER_S)
+        return _Failure(f"HTTP {response.status_code}", wait, True, after)
+
+    def _retry_or_give_up(self, url: str, failure: _Failure, attempt: int) -> bool:
+        """Whether to try again; one log line either way, with the URL's path only."""
+        fields = {"provider": self.provider, "url": url.split("?")[0], "outcome": failure.outcome}
+        if attempt > self.retries or not failure.may_resend:
+            reason = "retries used up" if failure.may_resend else "may have reached the provider"
+            log.warning(
+                "provider unavailable",
+                extra={"fields": {**fields, "attempts": attempt, "reason": reason}},
+            )
+            return False
+        wait_ms = int(failure.wait * 1000)
+        log.info(
+            "provider call failed, retrying",
+            extra={"fields": {**fields, "attempt": attempt, "waitMs": wait_ms}},
+        )
+        return True
 
 
 def json_body(response: requests.Response) -> dict[str, Any]:
@@ -91,6 +115,16 @@ def json_body(response: requests.Response) -> dict[str, Any]:
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}
+
+
+def _never_sent(err: requests.RequestException) -> bool:
+    """No connection was made (refused, unresolvable, connect timeout): nothing was sent."""
+    if isinstance(err, requests.ConnectTimeout):
+        return True
+    # requests wraps urllib3's MaxRetryError; its reason tells a failed connect from a reset
+    # or a read timeout after the request went out.
+    cause = err.args[0] if err.args else None
+    return isinstance(cause, MaxRetryError) and isinstance(cause.reason, NewConnectionError)
 
 
 def _retry_after(response: requests.Response) -> int | None:

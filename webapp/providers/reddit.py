@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from .base import Account, HttpProvider, ProviderError, ProviderSettings, ReauthRequired, TokenSet
+from .base import Account, Grant, HttpProvider, ProviderSettings, TokenSet
+from .errors import ProviderError, ReauthRequired
 from .outbound import ProviderHttp, json_body
 
 AUTHORIZE = "https://www.reddit.com/api/v1/authorize"
@@ -16,9 +18,6 @@ SCOPES = "identity read submit"
 
 
 class Reddit(HttpProvider):
-    name = "reddit"
-    display_name = "Reddit"
-
     def __init__(self, settings: ProviderSettings, http: ProviderHttp) -> None:
         super().__init__(settings, http)
         self.client_auth = (settings.client_id, settings.client_secret)
@@ -39,10 +38,10 @@ class Reddit(HttpProvider):
             {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
         )
 
-    def refresh(self, access_token: str | None, refresh_token: str | None) -> TokenSet:
-        if not refresh_token:
+    def refresh(self, grant: Grant, now: datetime) -> TokenSet:
+        if not grant.refresh_token:
             raise ReauthRequired("no refresh token")
-        return self._token({"grant_type": "refresh_token", "refresh_token": refresh_token})
+        return self._token({"grant_type": "refresh_token", "refresh_token": grant.refresh_token})
 
     def fetch_account(self, tokens: TokenSet) -> Account:
         response = self.http.request(

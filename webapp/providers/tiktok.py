@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from .base import Account, HttpProvider, ProviderError, ReauthRequired, TokenSet
+from .base import Account, Grant, HttpProvider, TokenSet
+from .errors import ProviderError, ReauthRequired
 from .outbound import json_body
 
 AUTHORIZE = "https://www.tiktok.com/v2/auth/authorize/"
@@ -17,9 +19,6 @@ DEAD_GRANT_ERRORS = frozenset({"invalid_grant", "access_denied", "invalid_token"
 
 
 class TikTok(HttpProvider):
-    name = "tiktok"
-    display_name = "TikTok"
-
     def authorization_url(self, state: str, redirect_uri: str) -> str:
         query = {
             "client_key": self.settings.client_id,
@@ -35,10 +34,10 @@ class TikTok(HttpProvider):
             {"code": code, "grant_type": "authorization_code", "redirect_uri": redirect_uri}
         )
 
-    def refresh(self, access_token: str | None, refresh_token: str | None) -> TokenSet:
-        if not refresh_token:
+    def refresh(self, grant: Grant, now: datetime) -> TokenSet:
+        if not grant.refresh_token:
             raise ReauthRequired("no refresh token")
-        return self._token({"grant_type": "refresh_token", "refresh_token": refresh_token})
+        return self._token({"grant_type": "refresh_token", "refresh_token": grant.refresh_token})
 
     def fetch_account(self, tokens: TokenSet) -> Account:
         response = self.http.request(
