@@ -8,6 +8,7 @@ PORT ?= 8000
 DEV_ENV := APP_ENV=development
 
 AXE := tests/browser/node_modules/axe-core/axe.min.js
+PLATFORM_APP := tests/platform/node_modules/.package-lock.json
 
 .PHONY: install run test lint bench screenshot vectors clean
 
@@ -17,6 +18,11 @@ install: $(STAMP)
 # in which case the browser tests say so (and CI, which has npm, fails instead).
 $(AXE): tests/browser/package-lock.json
 	if command -v npm >/dev/null; then cd tests/browser && npm ci --no-audit --no-fund; fi
+
+# The minimal Next.js platform (NextAuth v4) of the end-to-end test, from the npm registry;
+# skipped where npm is absent, as axe-core is. The test builds it (`next build`) itself.
+$(PLATFORM_APP): tests/platform/package-lock.json
+	if command -v npm >/dev/null; then cd tests/platform && npm ci --no-audit --no-fund; fi
 
 # A development checkout: runtime and dev pins (production installs requirements.txt alone).
 $(STAMP): requirements.txt requirements-dev.txt
@@ -43,7 +49,7 @@ run: install
 	$(DEV_ENV) WEB_CONCURRENCY=1 GUNICORN_BIND=$(HOST):$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py \
 		wsgi:app
 
-test: install $(AXE)
+test: install $(AXE) $(PLATFORM_APP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install
@@ -65,4 +71,4 @@ vectors:
 	cd tests/vectors/nextauth && npm ci && node generate.mjs
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache .hypothesis tests/platform/.build

@@ -19,7 +19,7 @@ threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 # SIGTERM: stop accepting, finish requests in flight (up to this long), then exit.
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
-# Longer than nginx's upstream keepalive_timeout (4 s, deploy/nginx.conf): nginx closes an idle
+# Longer than nginx's upstream keepalive_timeout (4 s, deploy/snippets/): nginx closes an idle
 # connection first, so it never sends a request on one gunicorn is closing.
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 # Above nginx's 16 KB per header (NextAuth's chunked session cookies), so nginx's limit is the

@@ -1,99 +1,55 @@
-"""deploy/nginx.conf in front of two gunicorn instances sharing PostgreSQL and Redis.
+"""deploy/nginx.conf, the platform's edge on one origin, in front of two gunicorn instances
+sharing PostgreSQL and Redis, and of the platform's Next.js app (a stand-in here; the real one
+in tests/test_platform_e2e.py).
 
 Real processes on loopback ports: nginx (TLS) and two gunicorns, the config files as they
-ship, the only changes being the deploy-specific lines of deploy/nginx.conf (ports, paths).
+ship, the only changes being the deploy-specific lines of deploy/ (ports, paths).
 """
 
 from __future__ import annotations
 
 import gzip
 import http.client
-import os
-import ssl
+import re
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass
-from datetime import timedelta
-from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import redis
-from flask_migrate import upgrade
 
-from webapp import create_app
-from webapp.extensions import db
-from webapp.models import Integration, Session, User
-from webapp.timeutil import utcnow
-
-from .conftest import (
-    TEST_DATABASE_URL,
-    TEST_REDIS_URL,
-    fresh_postgres_schema,
-    service_env,
-)
+from .conftest import TEST_REDIS_URL
 from .deploy_support.client import Reply, request, session_cookie
-from .deploy_support.servers import (
-    NGINX,
-    ROOT,
-    Gunicorn,
-    Nginx,
-    eventually,
-    free_port,
-    stop_all,
+from .deploy_support.servers import Nginx, eventually, free_port
+from .deploy_support.sites import seconds
+from .deploy_support.slow import SlowHeaderClients
+from .deploy_support.stack import (
+    URL,
+    USERS,
+    Stack,
+    edge_ports,
+    require_deployment,
+    seeded_schema,
+    start_stack,
 )
 from .deploy_support.tls import client_context, make_certificate
-from .support.requirements import require
+from .support.processes import ROOT
 
-URL = "/api/integrations/status"
 CONNECT = "/api/integrations/connect/onlyfans"
-USERS = range(1, 61)
 ANONYMOUS_LIMIT = 5
 PEER = "127.0.0.2"
 NOT_FOUND = {"success": False, "error": {"code": "NOT_FOUND", "message": "Not found"}}
-
-
-@dataclass
-class Stack:
-    """nginx in front of two gunicorn instances; requests go through nginx over TLS."""
-
-    nginx: Nginx
-    instances: tuple[Gunicorn, Gunicorn]
-    tls: ssl.SSLContext
-    tokens: dict[int, str]
-    key_prefix: str
-
-    def get(self, path: str = URL, user: int | None = None, **kwargs: Any) -> Reply:
-        headers = kwargs.pop("headers", {})
-        if user is not None:
-            headers = {**session_cookie(self.tokens[user]), **headers}
-        return request(self.nginx.port, path, headers=headers, tls=self.tls, **kwargs)
-
-    def post_json(self, path: str, user: int, body: bytes, **headers: str) -> Reply:
-        headers = {"Content-Type": "application/json", **headers}
-        return self.get(path, user, method="POST", headers=headers, body=body)
-
-    def origin(self) -> str:
-        return f"https://127.0.0.1:{self.nginx.port}"
-
-    def served_by(self, correlation_ids: list[str]) -> Counter[str]:
-        """How many of these requests each instance logged."""
-        wanted = set(correlation_ids)
-        return Counter(
-            instance.name
-            for instance in self.instances
-            for entry in instance.request_log()
-            if entry["correlationId"] in wanted
-        )
-
-    def app_saw(self, correlation_id: str) -> bool:
-        return sum(self.served_by([correlation_id]).values()) > 0
-
-    def nginx_logged(self, correlation_id: str) -> list[dict[str, Any]]:
-        return [e for e in self.nginx.access_entries() if e["correlationId"] == correlation_id]
+SLOW_CLIENTS = 50
+# How long nginx waits for a client's headers, on the public and on the monitoring ports.
+HEADER_TIMEOUT = max(
+    seconds(snippet, "client_header_timeout")
+    for snippet in ("integrations-server.conf", "integrations-http.conf")
+)
 
 
 def ids(count: int) -> list[str]:
@@ -102,75 +58,13 @@ def ids(count: int) -> list[str]:
 
 @pytest.fixture(scope="module")
 def services() -> None:
-    """PostgreSQL, Redis and nginx are here, or a skip naming what is missing (CI: a failure)."""
-    require(
-        "the deployment test",
-        [
-            ("TEST_DATABASE_URL", TEST_DATABASE_URL),
-            ("TEST_REDIS_URL", TEST_REDIS_URL),
-            (f"nginx at {NGINX}", os.access(NGINX, os.X_OK)),
-        ],
-    )
+    require_deployment("the deployment test")
 
 
 @pytest.fixture(scope="module")
 def app_env(services) -> Iterator[tuple[dict[str, str], dict[int, str]]]:
-    """A migrated PostgreSQL schema with users, integrations and database sessions."""
-    assert TEST_DATABASE_URL and TEST_REDIS_URL
-    with fresh_postgres_schema("deploy") as url:
-        env = service_env(
-            url,
-            APP_ENV="production",
-            RATELIMIT_STORAGE_URI=TEST_REDIS_URL,
-            TRUSTED_PROXY_COUNT="1",
-            ANONYMOUS_RATE_LIMIT=f"{ANONYMOUS_LIMIT} per minute",
-        )
-        yield env, seed(env)
-
-
-def seed(env: dict[str, str]) -> dict[int, str]:
-    """Migrate in-process, as the deploy step does; each user gets one integration and a session."""
-    app = create_app(env)
-    tokens = {user_id: str(uuid.uuid4()) for user_id in USERS}
-    with app.app_context():
-        upgrade()
-        for user_id, token in tokens.items():
-            db.session.add(User(id=user_id, name=f"User {user_id}"))
-            db.session.flush()
-            db.session.add(
-                Integration(
-                    user_id=user_id,
-                    provider="reddit",
-                    account_id=f"acct-{user_id}",
-                    account_name=f"u/{user_id}",
-                )
-            )
-            db.session.add(
-                Session(user_id=user_id, session_token=token, expires=utcnow() + timedelta(days=1))
-            )
-        db.session.commit()
-        db.engine.dispose()
-    return tokens
-
-
-def start_stack(
-    resources: ExitStack, env: dict[str, str], tokens: dict[int, str], directory: Path
-) -> Stack:
-    """Both gunicorns booting at once, then nginx; everything stopped when resources close."""
-    key_prefix = f"deploy-{uuid.uuid4().hex[:12]}"
-    settings = {**env, "RATELIMIT_KEY_PREFIX": key_prefix}
-    instances = (
-        Gunicorn.start("a", settings, directory),
-        Gunicorn.start("b", settings, directory),
-    )
-    resources.callback(stop_all, [instance.process for instance in instances])
-    for instance in instances:
-        instance.wait_until_serving()
-    cert, key = make_certificate(directory)
-    ports = (instances[0].port, instances[1].port)
-    nginx = Nginx.start(directory / "nginx", ports, cert, key)
-    resources.callback(nginx.stop)  # first: gunicorn then has no kept-alive connection to wait on
-    return Stack(nginx, instances, client_context(cert), tokens, key_prefix)
+    with seeded_schema(ANONYMOUS_RATE_LIMIT=f"{ANONYMOUS_LIMIT} per minute") as found:
+        yield found
 
 
 @pytest.fixture(scope="module")
@@ -228,15 +122,16 @@ def _refusers(stack: Stack, replies: list[Reply]) -> set[str]:
     return set(stack.served_by([r.headers["X-Correlation-Id"] for r in replies]))
 
 
-def test_static_files_are_served_by_nginx_with_revalidation(stack):
+def test_static_files_are_served_by_nginx_under_the_services_prefix(stack):
     css = (ROOT / "static" / "app.css").read_bytes()
     [vendor] = sorted((ROOT / "static" / "vendor").glob("*.js"))
+    static = "/integrations/static"
 
-    plain = stack.get("/static/app.css")
-    compressed = stack.get("/static/app.css", headers={"Accept-Encoding": "gzip"})
-    revalidated = stack.get("/static/app.css", headers={"If-None-Match": plain.headers["ETag"]})
-    versioned = stack.get(f"/static/vendor/{vendor.name}")
-    missing = stack.get("/static/missing.css")
+    plain = stack.get(f"{static}/app.css")
+    compressed = stack.get(f"{static}/app.css", headers={"Accept-Encoding": "gzip"})
+    revalidated = stack.get(f"{static}/app.css", headers={"If-None-Match": plain.headers["ETag"]})
+    versioned = stack.get(f"{static}/vendor/{vendor.name}")
+    missing = stack.get(f"{static}/missing.css")
 
     assert plain.status == 200 and plain.body == css
     assert plain.headers["Content-Type"] == "text/css"
@@ -251,34 +146,157 @@ def test_static_files_are_served_by_nginx_with_revalidation(stack):
     assert versioned.headers["Cache-Control"] == "public, max-age=31536000, immutable"
     assert missing.status == 404 and missing.json() == NOT_FOUND
     for instance in stack.instances:
-        assert not [e for e in instance.request_log() if e["path"].startswith("/static")]
+        assert not [e for e in instance.request_log() if "/static" in e["path"]]
+    assert not [path for path in stack.platform.paths() if "/static" in path]
 
-    def static() -> list[dict[str, Any]]:
-        return [e for e in stack.nginx.access_entries() if e["path"].startswith("/static/")]
+    def served() -> list[dict[str, Any]]:
+        return [e for e in stack.nginx.access_entries() if e["path"].startswith(static)]
 
-    assert eventually(lambda: len(static()) == 5)  # nginx logs just after it answers
-    assert {e["upstream"] for e in static()} == {""}
+    assert eventually(lambda: len(served()) == 5)  # nginx logs just after it answers
+    assert {e["upstream"] for e in served()} == {""}
 
 
-def test_operator_endpoints_answer_on_gunicorn_but_not_through_nginx(stack):
-    paths = ["/metrics", "/livez", "/readyz", "/metrics?name[]=x", "//metrics", "/%6detrics"]
+def test_the_page_links_only_assets_that_nginx_serves(stack):
+    page = stack.get("/integrations", user=7)
+
+    assert page.status == 200
+    assets = re.findall(r'(?:href|src)="(/[^"]+\.(?:css|js))"', page.body.decode())
+    assert len(assets) == 3 and all(a.startswith("/integrations/static/") for a in assets)
+    for asset in assets:
+        reply = stack.get(asset)
+        assert reply.status == 200 and "X-Duration-Ms" not in reply.headers
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/integrations",
+        "/integrations/",
+        "/integrations/connect/reddit",
+        "/api/integrations/status",
+        "/api/integrations/callback/reddit",
+        "/api/webhooks/tiktok",
+    ],
+)
+def test_the_services_paths_go_to_gunicorn(stack, path):
+    sent = str(uuid.uuid4())
+
+    reply = stack.get(path, headers={"X-Correlation-Id": sent})
+
+    assert "X-Duration-Ms" in reply.headers  # the app's own answer, whatever its status
+    assert eventually(lambda: stack.app_saw(sent))
+    assert path not in stack.platform.paths()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/dashboard",
+        "/api/auth/session",
+        "/api/auth/signin?callbackUrl=%2Fintegrations",
+        "/_next/static/chunks/main.js",
+        "/static/app.css",
+        "/integrationsfoo",
+        "/api/integrationsfoo",
+        "/api/openapi.json",
+    ],
+)
+def test_every_other_path_goes_to_the_nextjs_app(stack, path):
+    sent = str(uuid.uuid4())
+
+    reply = stack.get(path, headers={"X-Correlation-Id": sent})
+
+    assert reply.status == 200 and reply.headers["Content-Type"] == "text/html; charset=utf-8"
+    arrived = [a for a in stack.platform.requests if a.headers.get("x-correlation-id") == sent]
+    assert [a.path for a in arrived] == [path]
+    assert not stack.app_saw(sent)
+
+
+def test_the_platform_gets_the_same_forwarded_headers_as_the_service(stack):
+    sent = str(uuid.uuid4())
+
+    stack.get(
+        "/api/auth/session",
+        headers={
+            "X-Correlation-Id": sent,
+            "X-Forwarded-For": "203.0.113.9",
+            "X-Forwarded-Host": "evil.example",
+            "Forwarded": "for=203.0.113.9",
+        },
+        source="127.0.0.3",
+    )
+
+    [arrived] = [a for a in stack.platform.requests if a.headers.get("x-correlation-id") == sent]
+    assert arrived.headers["x-forwarded-for"] == "127.0.0.3"
+    assert arrived.headers["x-forwarded-proto"] == "https"
+    assert arrived.headers["x-forwarded-host"] == f"127.0.0.1:{stack.nginx.port}"
+    assert "forwarded" not in arrived.headers
+
+
+def test_bodies_are_limited_for_the_service_but_not_to_its_size_for_the_platform(stack):
+    body = b"x" * 200_000
+
+    to_platform = stack.get("/api/upload", method="POST", body=body)
+    to_service = stack.post_json(CONNECT, 5, body)
+
+    assert to_platform.status == 200
+    assert [a.body_bytes for a in stack.platform.requests if a.path == "/api/upload"] == [200_000]
+    assert to_service.status == 413
+    assert to_service.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+
+
+def test_signed_out_page_sends_the_creator_to_nextauth_on_the_same_origin(stack):
+    reply = stack.get("/integrations?connected=reddit")
+
+    assert reply.status == 302
+    target = urlsplit(reply.headers["Location"])
+    assert f"{target.scheme}://{target.netloc}" == stack.origin()
+    assert target.path == "/api/auth/signin"
+    # NextAuth's redirect callback follows a callbackUrl on its own origin (NEXTAUTH_URL).
+    assert parse_qs(target.query) == {"callbackUrl": [f"{stack.origin()}/integrations"]}
+
+
+def test_operator_endpoints_are_not_the_services_on_the_public_origin(stack):
+    paths = [
+        "/metrics",
+        "/livez",
+        "/readyz",
+        "/metrics?name[]=x",
+        "//metrics",
+        "/%6detrics",
+        "/integrations/../metrics",
+        "/api/integrations/%2e%2e/%2e%2e/livez",
+        "/integrations/..%2freadyz",
+    ]
     sent = ids(len(paths))
 
     pairs = zip(paths, sent, strict=True)
     replies = [stack.get(path, headers={"X-Correlation-Id": cid}) for path, cid in pairs]
 
-    for reply, correlation_id in zip(replies, sent, strict=True):
-        assert reply.status == 404 and reply.json() == NOT_FOUND
-        assert reply.headers["X-Correlation-Id"] == correlation_id
-        assert "X-Duration-Ms" not in reply.headers
+    # They are the platform's paths on its origin: the stand-in answers them all.
+    assert [r.status for r in replies] == [200] * len(paths)
+    assert all("X-Duration-Ms" not in reply.headers for reply in replies)
     assert stack.served_by(sent) == Counter()
-    for instance in stack.instances:
-        metrics = request(instance.port, "/metrics")
-        ready = request(instance.port, "/readyz")
-        assert metrics.status == 200
-        assert b"integrations_http_request_duration_seconds" in metrics.body
-        assert ready.status == 200
-        assert ready.json()["checks"] == {"database": "ok", "rateLimitStorage": "ok"}
+
+
+@pytest.mark.parametrize("index", [0, 1])
+def test_each_instance_answers_monitoring_on_its_own_port(stack, index):
+    sent = ids(3)
+
+    live = stack.monitor(index, "/livez", headers={"X-Correlation-Id": sent[0]})
+    ready = stack.monitor(index, "/readyz", headers={"X-Correlation-Id": sent[1]})
+    metrics = stack.monitor(index, "/metrics", headers={"X-Correlation-Id": sent[2]})
+    api = stack.monitor(index, URL)
+
+    assert live.status == 200 and live.json() == {"status": "ok"}
+    assert ready.status == 200
+    assert ready.json()["checks"] == {"database": "ok", "rateLimitStorage": "ok"}
+    assert metrics.status == 200
+    assert b"integrations_http_request_duration_seconds" in metrics.body
+    assert api.status == 404  # nothing but the three answers there
+    name = stack.instances[index].name
+    assert eventually(lambda: stack.served_by(sent) == Counter({name: 3}))
 
 
 def test_client_correlation_id_comes_back_unchanged(stack):
@@ -421,7 +439,8 @@ def test_sigterm_to_one_instance_during_traffic_loses_no_request(fresh_stack):
 
 def test_nginx_answers_502_in_the_api_shape_when_no_instance_is_up(services, tmp_path):
     cert, key = make_certificate(tmp_path)
-    nginx = Nginx.start(tmp_path / "nginx", (free_port(), free_port()), cert, key)
+    ports = edge_ports((free_port(), free_port()), free_port())
+    nginx = Nginx.start(tmp_path / "nginx", ports, (cert, key))
     try:
         reply = request(nginx.port, URL, tls=client_context(cert))
     finally:
@@ -434,3 +453,43 @@ def test_nginx_answers_502_in_the_api_shape_when_no_instance_is_up(services, tmp
     }
     assert reply.headers["Retry-After"] == "60"
     assert uuid.UUID(reply.headers["X-Correlation-Id"]).version == 4
+
+
+def test_health_metrics_and_the_api_answer_while_slow_clients_hold_connections(stack):
+    public = SlowHeaderClients(stack.nginx.port, SLOW_CLIENTS, tls=stack.tls)
+    watching = [SlowHeaderClients(port, SLOW_CLIENTS) for port in stack.nginx.ports.monitoring]
+    slow = [public, *watching]
+    with ExitStack() as held:
+        started = time.monotonic()
+        for clients in slow:
+            held.enter_context(clients)
+        answers = []
+        for _ in range(3):  # while the slow clients send line after line
+            answers += _probe_everything(stack)
+            time.sleep(2.5)
+        still_open = [clients.still_open() for clients in slow]
+        # nginx hangs up on each once its headers have taken client_header_timeout.
+        closed = [c.wait_until_all_closed(HEADER_TIMEOUT + 5) for c in slow]
+        held_for = time.monotonic() - started
+
+    assert still_open == [SLOW_CLIENTS] * 3  # they held their connections throughout
+    for what, status, took in answers:
+        assert status == 200, what
+        assert took < 1.0, f"{what} took {took:.2f} s"
+    assert closed == [True] * 3 and held_for >= HEADER_TIMEOUT
+
+
+def _probe_everything(stack: Stack) -> list[tuple[str, int, float]]:
+    """(what, status, seconds) for each path monitoring uses and for the API."""
+    probes = [
+        (f"{path} on instance {index}", lambda i=index, p=path: stack.monitor(i, p))
+        for index in (0, 1)
+        for path in ("/livez", "/readyz", "/metrics")
+    ]
+    probes.append(("the status API", lambda: stack.get(user=8)))
+    answers = []
+    for what, probe in probes:
+        started = time.monotonic()
+        reply = probe()
+        answers.append((what, reply.status, time.monotonic() - started))
+    return answers

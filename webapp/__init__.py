@@ -34,6 +34,8 @@ def create_app(environ: Mapping[str, str] | None = None) -> Flask:
         instance_relative_config=True,
         template_folder="../templates",
         static_folder="../static",
+        # Under this service's own prefix: on the platform's origin, /static/ is the Next.js app's.
+        static_url_path="/integrations/static",
     )
     try:
         settings = load_settings(environment() if environ is None else environ, app.instance_path)

@@ -1,5 +1,5 @@
-"""Operator endpoints: liveness, readiness and metrics. Not rate limited; keep them off the
-public proxy (deploy/nginx.conf serves none of them)."""
+"""Operator endpoints: liveness, readiness and metrics. Not rate limited; nginx serves them on
+its monitoring ports only, never on the public origin (deploy/snippets/integrations-http.conf)."""
 
 from __future__ import annotations
 

@@ -27,21 +27,13 @@ from ..conftest import (
     service_env,
 )
 from ..standins import ProviderStandIns
+from ..support.chromium import CHROMIUM, CHROMIUM_ARGS, chromium_need
 from ..support.processes import free_port, start_gunicorn, stop
 from ..support.requirements import require
 from .harness import Console, Creator, Server, Store, wait_until_live
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
 AXE = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SESSION_COOKIE = "next-auth.session-token"
 CARDS = "#integration-list > li.card"
 DESKTOP = {"width": 1280, "height": 800}
@@ -55,10 +47,7 @@ def browser_requirements() -> None:
     require(
         "the browser tests",
         [
-            (
-                f"Chromium at {CHROMIUM} (Debian: apt-get install chromium)",
-                os.access(CHROMIUM, os.X_OK),
-            ),
+            chromium_need(),
             (f"axe-core at {AXE.relative_to(ROOT)} (`make test` runs npm ci there)", AXE.is_file()),
         ],
     )

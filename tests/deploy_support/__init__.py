@@ -1,1 +1,1 @@
-"""Real nginx and gunicorn processes, and an HTTPS client, for tests/test_deploy.py."""
+"""Real nginx, gunicorn and Next.js processes, and an HTTPS client, for the deployment tests."""

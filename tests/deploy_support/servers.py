@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..support.processes import GUNICORN, ROOT, free_port, spawn, start_gunicorn
+from ..support.processes import GUNICORN, free_port, spawn, start_gunicorn
 from ..support.processes import stop as stop_processes
 from .client import HOST, request
+from .sites import ONE_ORIGIN, Ports, render
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-NGINX_SITE = ROOT / "deploy" / "nginx.conf"
 WORKERS = 2  # per gunicorn instance
 T = TypeVar("T")
 
@@ -31,7 +31,7 @@ MAIN_CONF = """\
 worker_processes 2;
 pid {directory}/nginx.pid;
 error_log {directory}/error.log warn;
-events {{ worker_connections 256; }}
+events {{ worker_connections 768; }}
 http {{
     include /etc/nginx/mime.types;
     default_type application/octet-stream;
@@ -131,32 +131,27 @@ class Gunicorn:
 
 @dataclass
 class Nginx:
-    """nginx running deploy/nginx.conf, its deploy-specific lines pointed at the test's own."""
+    """nginx running one of deploy/'s sites, its deploy-specific lines pointed at the test's own."""
 
-    port: int
-    http_port: int
+    ports: Ports
     process: subprocess.Popen[bytes]
-    access_log: Path
-    error_log: Path
+    directory: Path
 
     @classmethod
     def start(
-        cls, directory: Path, upstream_ports: tuple[int, int], cert: Path, key: Path
+        cls, directory: Path, ports: Ports, tls: tuple[Path, Path], site: str = ONE_ORIGIN
     ) -> Nginx:
+        """The site on these ports, with this certificate and key."""
         directory.mkdir()
-        port, http_port = free_port(), free_port()
-        site = directory / "integrations.conf"
-        site.write_text(
-            render_site(directory, upstream_ports, port, http_port, cert, key), encoding="utf-8"
-        )
+        site_file = render(directory, site, ports, *tls)
         main = directory / "nginx.conf"
         user = "user root;\n" if os.geteuid() == 0 else ""
         main.write_text(
-            MAIN_CONF.format(user=user, directory=directory, site=site), encoding="utf-8"
+            MAIN_CONF.format(user=user, directory=directory, site=site_file), encoding="utf-8"
         )
         args = [NGINX, "-p", str(directory), "-c", str(main), "-e", str(directory / "error.log")]
         process = spawn(args, None, directory / "nginx.out", directory / "nginx.err")
-        server = cls(port, http_port, process, directory / "access.log", directory / "error.log")
+        server = cls(ports, process, directory)
         try:
             server.wait_until_listening()
         except BaseException:
@@ -164,11 +159,20 @@ class Nginx:
             raise
         return server
 
+    @property
+    def port(self) -> int:
+        return self.ports.https
+
+    @property
+    def http_port(self) -> int:
+        return self.ports.http
+
     def wait_until_listening(self, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout
         while True:
             if self.process.poll() is not None:
-                raise AssertionError(f"nginx exited: {self.error_log.read_text()[-4000:]}")
+                log = (self.directory / "error.log").read_text()
+                raise AssertionError(f"nginx exited: {log[-4000:]}")
             try:
                 socket.create_connection((HOST, self.port), timeout=1).close()
                 return
@@ -178,36 +182,10 @@ class Nginx:
             time.sleep(0.05)
 
     def access_entries(self) -> list[dict[str, Any]]:
-        return json_lines(self.access_log)
+        return json_lines(self.directory / "access.log")
+
+    def monitoring_entries(self) -> list[dict[str, Any]]:
+        return json_lines(self.directory / "monitoring.log")
 
     def stop(self) -> int:
         return stop(self.process)
-
-
-def render_site(
-    directory: Path,
-    upstream_ports: tuple[int, int],
-    port: int,
-    http_port: int,
-    cert: Path,
-    key: Path,
-) -> str:
-    """deploy/nginx.conf with each deploy-specific value replaced; each must occur once."""
-    text = NGINX_SITE.read_text(encoding="utf-8")
-    first, second = upstream_ports
-    swaps = {
-        "server 127.0.0.1:8000 ": f"server {HOST}:{first} ",
-        "server 127.0.0.1:8001 ": f"server {HOST}:{second} ",
-        "listen 80;": f"listen {HOST}:{http_port};",
-        "listen 443 ssl http2;": f"listen {HOST}:{port} ssl http2;",
-        "/etc/letsencrypt/live/integrations.example.com/fullchain.pem": str(cert),
-        "/etc/letsencrypt/live/integrations.example.com/privkey.pem": str(key),
-        "/var/log/nginx/integrations.access.log": str(directory / "access.log"),
-        "/var/log/nginx/integrations.error.log": str(directory / "error.log"),
-        "root /srv/integrations;": f"root {ROOT};",
-    }
-    for production, test in swaps.items():
-        found = text.count(production)
-        assert found == 1, f"deploy/nginx.conf: {production!r} found {found} times, not once"
-        text = text.replace(production, test)
-    return text
