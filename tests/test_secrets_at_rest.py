@@ -40,6 +40,34 @@ def test_old_key_still_decrypts_after_a_new_key_is_put_first(make_app, add_user,
         assert loaded.access_token == SECRETS["access_token"]
 
 
+def test_reencrypt_moves_every_secret_to_the_new_key_so_the_old_one_can_go(
+    make_app, add_user, base_env
+):
+    add_user(1, [{"provider": "tiktok", "account_id": "t", "account_name": "@t", **SECRETS}])
+    add_user(2, [{"provider": "onlyfans", "account_id": "o", "account_name": "o", "api_key": "k"}])
+    new_key = Fernet.generate_key().decode()
+    both = make_app(TOKEN_ENCRYPTION_KEYS=f"{new_key},{base_env['TOKEN_ENCRYPTION_KEYS']}")
+    with both.app_context():
+        before = db.session.execute(text("SELECT id, access_token, updated_at FROM integrations"))
+        before = sorted(before.all())
+
+    result = both.test_cli_runner().invoke(args=["integrations", "reencrypt"])
+
+    assert (result.exit_code, result.output) == (0, "reencrypted=2\n")
+    new_only = make_app(TOKEN_ENCRYPTION_KEYS=new_key)
+    with new_only.app_context():
+        rows = db.session.execute(select(Integration).order_by(Integration.id)).scalars().all()
+        assert [(r.access_token, r.refresh_token, r.api_key) for r in rows] == [
+            tuple(SECRETS.values()),
+            (None, None, "k"),
+        ]
+        after = sorted(
+            db.session.execute(text("SELECT id, access_token, updated_at FROM integrations")).all()
+        )
+    assert after[0][1] != before[0][1]  # a new ciphertext, under the new key
+    assert [row[2] for row in after] == [row[2] for row in before]  # not a change a creator sees
+
+
 def test_unknown_key_cannot_read_stored_secrets(make_app, add_user):
     add_user(1, [{"provider": "tiktok", "account_id": "t", "account_name": "@t", **SECRETS}])
     stranger = make_app(TOKEN_ENCRYPTION_KEYS=Fernet.generate_key().decode())

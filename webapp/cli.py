@@ -13,6 +13,7 @@ from flask.cli import AppGroup, with_appcontext
 from . import integrations
 from .demo import seed_demo
 from .refresh import refresh_due
+from .rekey import reencrypt_all
 from .timeutil import iso_z, utcnow
 from .verify import verify_grants
 
@@ -89,6 +90,12 @@ def verify_command(older_than: timedelta, limit: int | None) -> None:
     """Ask the providers whether stored grants still work; dead ones read expired."""
     summary = verify_grants(utcnow(), older_than, limit, sleep=time.sleep)
     click.echo(f"verified={summary.verified} dead={summary.dead} unavailable={summary.unavailable}")
+
+
+@integrations_cli.command("reencrypt")
+def reencrypt_command() -> None:
+    """Re-encrypt stored secrets under the first TOKEN_ENCRYPTION_KEYS key (key rotation)."""
+    click.echo(f"reencrypted={reencrypt_all()}")
 
 
 @integrations_cli.command("list")

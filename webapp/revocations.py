@@ -11,8 +11,8 @@ from sqlalchemy.exc import IntegrityError
 
 from .database import run_with_retry
 from .extensions import db
-from .models import DeletionRequest, Integration, Notice
-from .store import PROVIDER_REMOVED, mark_expired
+from .models import DeletionRequest, Notice
+from .store import PROVIDER_REMOVED, mark_expired, of_provider_account
 
 COMPLETED = "completed"
 REMOVED_AT_REQUEST = "removed_at_request"  # the notice the page shows once (messages.py)
@@ -24,7 +24,7 @@ def provider_removed(provider: str, account_id: str, now: datetime, detail: str 
     def mark() -> int:
         newly = sum(
             mark_expired(row, PROVIDER_REMOVED, now, via="webhook", detail=detail)
-            for row in _of_account(provider, account_id)
+            for row in of_provider_account(provider, account_id)
         )
         db.session.commit()
         return newly
@@ -45,7 +45,7 @@ def delete_on_request(
         if found is not None:
             db.session.rollback()
             return found
-        rows = _of_account(provider, account_id)
+        rows = of_provider_account(provider, account_id)
         for row in rows:
             db.session.add(Notice(user_id=row.user_id, key=REMOVED_AT_REQUEST, provider=provider))
             db.session.delete(row)
@@ -81,18 +81,6 @@ def deletion_status(confirmation_code: str) -> DeletionRequest | None:
         ).scalar_one_or_none(),
         failure_message="Failed to fetch the deletion request",
     )
-
-
-def _of_account(provider: str, account_id: str) -> list[Integration]:
-    if not account_id or "\x00" in account_id:
-        return []
-    statement = (
-        select(Integration)
-        .where(Integration.provider == provider, Integration.account_id == account_id)
-        .order_by(Integration.id)
-        .with_for_update()
-    )
-    return list(db.session.execute(statement).scalars())
 
 
 def _deletion(request_digest: str) -> DeletionRequest | None:

@@ -129,6 +129,19 @@ def find(user_id: int, provider: str, account_id: str, *, for_update: bool) -> I
     return db.session.execute(statement).scalar_one_or_none()
 
 
+def of_provider_account(provider: str, account_id: str) -> list[Integration]:
+    """Every creator's integration of one provider account, locked: what a provider names."""
+    if not account_id or "\x00" in account_id:
+        return []
+    statement = (
+        select(Integration)
+        .where(Integration.provider == provider, Integration.account_id == account_id)
+        .order_by(Integration.id)
+        .with_for_update()
+    )
+    return list(db.session.execute(statement).scalars())
+
+
 def owned(
     user_id: int, provider: str, account_id: str, *, for_update: bool, failure_message: str
 ) -> Integration:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from .outbound import ProviderHttp
 
@@ -51,6 +51,20 @@ class Budget:
 class Account:
     id: str
     name: str
+
+
+def oauth_tokens(body: dict[str, Any], account_id: str | None = None) -> TokenSet:
+    """A standard OAuth 2.0 token response (RFC 6749, section 5.1) with an access token."""
+    expires_in = body.get("expires_in")
+    return TokenSet(
+        access_token=body["access_token"],
+        refresh_token=body.get("refresh_token") or None,
+        expires_in=None
+        if isinstance(expires_in, bool) or not isinstance(expires_in, int)
+        else expires_in,
+        scope=body.get("scope"),
+        account_id=account_id,
+    )
 
 
 class HttpProvider:

@@ -7,7 +7,15 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from .base import Account, Budget, Grant, HttpProvider, ProviderSettings, TokenSet
+from .base import (
+    Account,
+    Budget,
+    Grant,
+    HttpProvider,
+    ProviderSettings,
+    TokenSet,
+    oauth_tokens,
+)
 from .errors import ClientRejected, ProviderError, ReauthRequired
 from .outbound import ProviderHttp, json_body
 
@@ -84,13 +92,7 @@ class Reddit(HttpProvider):
         body = json_body(response)
         if response.status_code != 200 or body.get("error") or "access_token" not in body:
             raise _error(response.status_code, body)
-        expires_in = body.get("expires_in")
-        return TokenSet(
-            access_token=body["access_token"],
-            refresh_token=body.get("refresh_token") or None,
-            expires_in=expires_in if isinstance(expires_in, int) else None,
-            scope=body.get("scope"),
-        )
+        return oauth_tokens(body)
 
 
 def _error(status: int, body: dict[str, Any]) -> ProviderError:

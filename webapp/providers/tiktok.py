@@ -6,7 +6,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from .base import Account, Budget, Grant, HttpProvider, TokenSet
+from requests import Response
+
+from .base import Account, Budget, Grant, HttpProvider, TokenSet, oauth_tokens
 from .errors import ClientRejected, ProviderError, ReauthRequired
 from .outbound import json_body
 
@@ -42,12 +44,7 @@ class TikTok(HttpProvider):
         return self._token({"grant_type": "refresh_token", "refresh_token": grant.refresh_token})
 
     def fetch_account(self, tokens: TokenSet) -> Account:
-        response = self.http.request(
-            "GET",
-            self._url(USER_INFO),
-            params={"fields": "open_id,display_name"},
-            headers={"Authorization": f"Bearer {tokens.access_token}"},
-        )
+        response = self._user_info(tokens.access_token, "open_id,display_name")
         body = json_body(response)
         user = body.get("data", {}).get("user", {}) if isinstance(body.get("data"), dict) else {}
         open_id = user.get("open_id") or tokens.account_id
@@ -56,12 +53,7 @@ class TikTok(HttpProvider):
         return Account(id=str(open_id), name=f"@{user.get('display_name') or open_id}")
 
     def verify(self, access_token: str) -> Budget:
-        response = self.http.request(
-            "GET",
-            self._url(USER_INFO),
-            params={"fields": "open_id"},
-            headers={"Authorization": f"Bearer {access_token}"},
-        )
+        response = self._user_info(access_token, "open_id")
         error = json_body(response).get("error")
         code = error.get("code") if isinstance(error, dict) else None
         if code == DEAD_TOKEN_ERROR:
@@ -82,6 +74,14 @@ class TikTok(HttpProvider):
                 },
             )
 
+    def _user_info(self, access_token: str, fields: str) -> Response:
+        return self.http.request(
+            "GET",
+            self._url(USER_INFO),
+            params={"fields": fields},
+            headers={"Authorization": f"Bearer {access_token}"},
+        )
+
     def _token(self, grant: dict[str, str]) -> TokenSet:
         response = self.http.request(
             "POST",
@@ -95,13 +95,8 @@ class TikTok(HttpProvider):
         body = json_body(response)
         if response.status_code != 200 or body.get("error") or "access_token" not in body:
             raise _error(body)
-        return TokenSet(
-            access_token=body["access_token"],
-            refresh_token=body.get("refresh_token") or None,
-            expires_in=_seconds(body.get("expires_in")),
-            scope=body.get("scope"),
-            account_id=body.get("open_id"),
-        )
+        open_id = body.get("open_id")
+        return oauth_tokens(body, account_id=open_id if isinstance(open_id, str) else None)
 
 
 def _error(body: dict[str, Any]) -> ProviderError:
@@ -111,7 +106,3 @@ def _error(body: dict[str, Any]) -> ProviderError:
     if error == "invalid_client":
         return ClientRejected("tiktok rejected the client key or secret")
     return ProviderError(f"tiktok token request failed: {error or 'unexpected answer'}")
-
-
-def _seconds(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
