@@ -28,7 +28,7 @@ from webapp.http import CACHE_CONTROL
 from webapp.integrations import ACCOUNT_ID, API_KEY, api_key_fields
 from webapp.models import Integration
 from webapp.providers import ALL_PROVIDERS, OAUTH_PROVIDERS
-from webapp.store import status_at
+from webapp.status import status_at
 from webapp.timeutil import iso_z
 
 EVERY = {"X-Correlation-Id", "X-Duration-Ms", "Cache-Control"}

@@ -12,28 +12,15 @@ from .auth import current_identity, current_user_id
 from .csrf import check_request
 from .errors import ApiError, not_found
 from .http import envelope, is_htmx
-from .integrations import IntegrationStatus, SignIn
+from .integrations import SignIn
 from .metrics import EXPIRED_SEEN
 from .providers import REGISTRY
-from .timeutil import iso_z, utcnow
+from .status import contract_json
+from .timeutil import utcnow
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 MAX_PATH_SEGMENT = 255
 PAGE_PATH = "/integrations"
-
-
-def integration_json(item: IntegrationStatus) -> dict[str, Any]:
-    """The contract's integration object, keys in the contract's order."""
-    return {
-        "id": item.id,
-        "provider": item.provider,
-        "accountId": item.account_id,
-        "accountName": item.account_name,
-        "status": item.status,
-        "expiresAt": iso_z(item.expires_at),
-        "createdAt": iso_z(item.created_at),
-        "updatedAt": iso_z(item.updated_at),
-    }
 
 
 @bp.before_request
@@ -47,7 +34,7 @@ def integrations_status() -> Any:
     expired = sum(1 for item in items if item.status == "expired")
     g.log_fields = {"integrationCount": len(items), "expiredCount": expired}
     EXPIRED_SEEN.inc(expired)
-    return envelope({"integrations": [integration_json(item) for item in items]})
+    return envelope({"integrations": [contract_json(item) for item in items]})
 
 
 @bp.post("/integrations/connect/<provider>")
@@ -59,7 +46,7 @@ def connect(provider: str) -> Any:
     if isinstance(result, SignIn):
         body, status = envelope({"authorizationUrl": result.url})
         return body, status, {"HX-Redirect": result.url} if is_htmx() else {}
-    return envelope({"integration": integration_json(result.item)}, 201 if result.created else 200)
+    return envelope({"integration": contract_json(result.item)}, 201 if result.created else 200)
 
 
 @bp.get("/integrations/callback/<provider>")
@@ -87,7 +74,7 @@ def callback(provider: str) -> Any:
 def refresh(provider: str, account_id: str) -> Any:
     user_id = current_user_id()
     item = integrations.refresh_now(user_id, provider, _segment(account_id), now=utcnow())
-    return envelope({"integration": integration_json(item)})
+    return envelope({"integration": contract_json(item)})
 
 
 @bp.delete("/integrations/disconnect/<provider>/<path:account_id>")

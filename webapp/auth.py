@@ -22,7 +22,7 @@ from .database import DatabaseUnavailable, read
 from .errors import ApiError, invalid_user_id, unauthorized
 from .jwe import V4_COOKIES, V5_COOKIES, JweError, decode_session_token
 from .models import Integration, Session, User
-from .store import STATUS_COLUMNS, IntegrationStatus, statuses_of
+from .status import STATUS_COLUMNS, IntegrationStatus, statuses_of
 from .timeutil import utcnow
 
 # In the order NextAuth itself prefers them; the first valid one wins.

@@ -38,15 +38,8 @@ from .providers import (
     ReauthRequired,
 )
 from .refresh import refresh_row
-from .store import (
-    IntegrationStatus,
-    apply_tokens,
-    find,
-    list_for_user,
-    mark_working,
-    owned,
-    to_status,
-)
+from .status import IntegrationStatus, to_status
+from .store import apply_tokens, find, list_for_user, mark_working, owned
 
 __all__ = [
     "Connected",

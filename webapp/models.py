@@ -60,7 +60,7 @@ class Integration(Base):
     refresh_failures: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     next_refresh_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_refresh_error: Mapped[str | None] = mapped_column(String(64))
-    # Known to need the creator even before `expires_at`: why (store.EXPIRED_REASONS), the
+    # Known to need the creator even before `expires_at`: why (status.EXPIRED_REASONS), the
     # provider's own word for it, and when we learnt it. Cleared by a reconnect or refresh.
     expired_reason: Mapped[str | None] = mapped_column(String(32))
     expired_detail: Mapped[str | None] = mapped_column(String(64))

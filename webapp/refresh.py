@@ -27,16 +27,8 @@ from .providers import (
     ProviderUnavailable,
     ReauthRequired,
 )
-from .store import (
-    ACCESS_REVOKED,
-    DEAD_REASONS,
-    EXPIRED,
-    REFRESH_FAILED,
-    apply_tokens,
-    grant_of,
-    mark_expired,
-    mark_working,
-)
+from .status import ACCESS_REVOKED, DEAD_REASONS, EXPIRED, REFRESH_FAILED
+from .store import apply_tokens, grant_of, mark_expired, mark_working
 
 FIRST_BACKOFF = timedelta(minutes=5)
 MAX_BACKOFF = timedelta(hours=6)

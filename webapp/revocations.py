@@ -12,7 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from .database import run_with_retry
 from .extensions import db
 from .models import DeletionRequest, Notice
-from .store import PROVIDER_REMOVED, mark_expired, of_provider_account
+from .status import PROVIDER_REMOVED
+from .store import mark_expired, of_provider_account
 
 COMPLETED = "completed"
 REMOVED_AT_REQUEST = "removed_at_request"  # the notice the page shows once (messages.py)

@@ -1,4 +1,4 @@
-"""Stored integrations: what a creator may see of one, and how rows are found and changed.
+"""Stored integrations: how rows are read, found and changed.
 
 Nothing here commits: the service (integrations, oauth, refresh) owns each transaction.
 """
@@ -6,9 +6,7 @@ Nothing here commits: the service (integrations, oauth, refresh) owns each trans
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from flask import current_app
 from sqlalchemy import bindparam, select
@@ -19,61 +17,9 @@ from .extensions import db
 from .metrics import MARKED_DEAD
 from .models import Integration
 from .providers import REGISTRY, Grant, TokenSet
+from .status import DEAD_REASONS, STATUS_COLUMNS, IntegrationStatus, status_of_row
 
 log = logging.getLogger("webapp.store")
-# Why an integration reads `expired`: its expiry passed (with failed refreshes, or none), or
-# the provider said the grant is dead (answering a call, or by its own webhook).
-EXPIRED = "expired"
-REFRESH_FAILED = "refresh_failed"
-ACCESS_REVOKED = "access_revoked"
-PROVIDER_REMOVED = "provider_removed"
-EXPIRED_REASONS = (EXPIRED, REFRESH_FAILED, ACCESS_REVOKED, PROVIDER_REMOVED)
-DEAD_REASONS = (ACCESS_REVOKED, PROVIDER_REMOVED)  # only a new authorization helps
-
-
-@dataclass(frozen=True, slots=True)
-class IntegrationStatus:
-    """What a creator may see of an integration: no secrets."""
-
-    id: int
-    provider: str
-    account_id: str
-    account_name: str
-    status: str
-    expires_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
-    reason: str | None  # why it is expired (EXPIRED_REASONS); None while connected
-    failed_refreshes: int
-
-
-def expired_because(
-    expires_at: datetime | None, marked: str | None, failed_refreshes: int, now: datetime
-) -> str | None:
-    """Why the integration needs its creator at `now`, or None when it works."""
-    if marked is not None:
-        return marked
-    if expires_at is not None and expires_at <= now:
-        return REFRESH_FAILED if failed_refreshes else EXPIRED
-    return None
-
-
-def status_at(reason: str | None) -> str:
-    """The contract's status: `expired` whenever there is a reason, else `connected`."""
-    return "connected" if reason is None else "expired"
-
-
-STATUS_COLUMNS = (
-    Integration.id,
-    Integration.provider,
-    Integration.account_id,
-    Integration.account_name,
-    Integration.expires_at,
-    Integration.created_at,
-    Integration.updated_at,
-    Integration.expired_reason,
-    Integration.refresh_failures,
-)
 # Built once, so it is compiled once (see database.read).
 _OF_USER = (
     select(*STATUS_COLUMNS)
@@ -85,35 +31,7 @@ _OF_USER = (
 def list_for_user(user_id: int, now: datetime) -> list[IntegrationStatus]:
     """The user's integrations in a stable order (by id), with their status at `now`."""
     rows = read(_OF_USER, {"user_id": user_id}, failure_message="Failed to fetch integrations")
-    return [_status_of(row, now) for row in rows]
-
-
-def statuses_of(rows: list[tuple[Any, ...]], now: datetime) -> list[IntegrationStatus]:
-    """Rows that end with STATUS_COLUMNS (outer-joined: all None for no integration)."""
-    width = len(STATUS_COLUMNS)
-    return [_status_of(row[-width:], now) for row in rows if row[-width] is not None]
-
-
-def to_status(row: Integration, now: datetime) -> IntegrationStatus:
-    return _status_of([getattr(row, column.key) for column in STATUS_COLUMNS], now)
-
-
-def _status_of(row: Any, now: datetime) -> IntegrationStatus:
-    """A row of STATUS_COLUMNS, by position."""
-    id_, provider, account_id, account_name, expires_at, created, updated, marked, failed = row
-    reason = expired_because(expires_at, marked, failed, now)
-    return IntegrationStatus(
-        id=id_,
-        provider=provider,
-        account_id=account_id,
-        account_name=account_name,
-        status=status_at(reason),
-        expires_at=expires_at,
-        created_at=created,
-        updated_at=updated,
-        reason=reason,
-        failed_refreshes=failed,
-    )
+    return [status_of_row(row, now) for row in rows]
 
 
 def find(user_id: int, provider: str, account_id: str, *, for_update: bool) -> Integration | None:

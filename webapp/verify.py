@@ -18,7 +18,8 @@ from .clients import configured
 from .extensions import db
 from .models import Integration
 from .providers import Budget, OAuthProvider, ProviderError, ReauthRequired
-from .store import ACCESS_REVOKED, mark_expired
+from .status import ACCESS_REVOKED
+from .store import mark_expired
 
 # Waiting longer than this for a provider's quota to come back ends its checks for this run.
 MAX_QUOTA_WAIT_S = 120.0

@@ -1,0 +1,109 @@
+"""What a creator may see of an integration: its status and why, and the contract's object.
+
+The one home of the rule that decides `connected` or `expired`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from .models import Integration
+from .timeutil import iso_z
+
+# Why an integration reads `expired`: its expiry passed (with failed refreshes, or none), or
+# the provider said the grant is dead (answering a call, or by its own webhook).
+EXPIRED = "expired"
+REFRESH_FAILED = "refresh_failed"
+ACCESS_REVOKED = "access_revoked"
+PROVIDER_REMOVED = "provider_removed"
+EXPIRED_REASONS = (EXPIRED, REFRESH_FAILED, ACCESS_REVOKED, PROVIDER_REMOVED)
+DEAD_REASONS = (ACCESS_REVOKED, PROVIDER_REMOVED)  # only a new authorization helps
+
+
+@dataclass(frozen=True, slots=True)
+class IntegrationStatus:
+    """What a creator may see of an integration: no secrets."""
+
+    id: int
+    provider: str
+    account_id: str
+    account_name: str
+    status: str
+    expires_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    reason: str | None  # why it is expired (EXPIRED_REASONS); None while connected
+    failed_refreshes: int
+
+
+def expired_because(
+    expires_at: datetime | None, marked: str | None, failed_refreshes: int, now: datetime
+) -> str | None:
+    """Why the integration needs its creator at `now`, or None when it works."""
+    if marked is not None:
+        return marked
+    if expires_at is not None and expires_at <= now:
+        return REFRESH_FAILED if failed_refreshes else EXPIRED
+    return None
+
+
+def status_at(reason: str | None) -> str:
+    """The contract's status: `expired` whenever there is a reason, else `connected`."""
+    return "connected" if reason is None else "expired"
+
+
+STATUS_COLUMNS = (
+    Integration.id,
+    Integration.provider,
+    Integration.account_id,
+    Integration.account_name,
+    Integration.expires_at,
+    Integration.created_at,
+    Integration.updated_at,
+    Integration.expired_reason,
+    Integration.refresh_failures,
+)
+
+
+def statuses_of(rows: list[tuple[Any, ...]], now: datetime) -> list[IntegrationStatus]:
+    """Rows that end with STATUS_COLUMNS (outer-joined: all None for no integration)."""
+    width = len(STATUS_COLUMNS)
+    return [status_of_row(row[-width:], now) for row in rows if row[-width] is not None]
+
+
+def to_status(row: Integration, now: datetime) -> IntegrationStatus:
+    return status_of_row([getattr(row, column.key) for column in STATUS_COLUMNS], now)
+
+
+def status_of_row(row: Any, now: datetime) -> IntegrationStatus:
+    """A row of STATUS_COLUMNS, by position."""
+    id_, provider, account_id, account_name, expires_at, created, updated, marked, failed = row
+    reason = expired_because(expires_at, marked, failed, now)
+    return IntegrationStatus(
+        id=id_,
+        provider=provider,
+        account_id=account_id,
+        account_name=account_name,
+        status=status_at(reason),
+        expires_at=expires_at,
+        created_at=created,
+        updated_at=updated,
+        reason=reason,
+        failed_refreshes=failed,
+    )
+
+
+def contract_json(item: IntegrationStatus) -> dict[str, Any]:
+    """The contract's integration object, keys in the contract's order."""
+    return {
+        "id": item.id,
+        "provider": item.provider,
+        "accountId": item.account_id,
+        "accountName": item.account_name,
+        "status": item.status,
+        "expiresAt": iso_z(item.expires_at),
+        "createdAt": iso_z(item.created_at),
+        "updatedAt": iso_z(item.updated_at),
+    }
