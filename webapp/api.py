@@ -81,7 +81,7 @@ def refresh(provider: str, account_id: str) -> Any:
 def disconnect(provider: str, account_id: str) -> Any:
     user_id = current_user_id()
     account_id = _segment(account_id)
-    integrations.disconnect(user_id, provider, account_id)
+    integrations.disconnect(user_id, provider, account_id, now=utcnow())
     return envelope({"disconnected": {"provider": provider, "accountId": account_id}})
 
 

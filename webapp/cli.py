@@ -7,10 +7,11 @@ import time
 from datetime import timedelta
 
 import click
-from flask import Flask
+import requests
+from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from . import integrations
+from . import events, integrations
 from .demo import seed_demo
 from .refresh import refresh_due
 from .rekey import reencrypt_all
@@ -96,6 +97,40 @@ def verify_command(older_than: timedelta, limit: int | None) -> None:
 def reencrypt_command() -> None:
     """Re-encrypt stored secrets under the first TOKEN_ENCRYPTION_KEYS key (key rotation)."""
     click.echo(f"reencrypted={reencrypt_all()}")
+
+
+@integrations_cli.command("deliver-events")
+@click.option("--follow", is_flag=True, help="Keep delivering as events arrive, until stopped.")
+@click.option("--interval", type=click.FloatRange(min=0.1), default=2.0, show_default=True)
+def deliver_events_command(follow: bool, interval: float) -> None:
+    """Send pending events to EVENTS_URL, in order per integration; safe to run twice."""
+    if not current_app.config["EVENTS_URL"]:
+        raise click.ClickException("EVENTS_URL is not set: there are no events to deliver")
+    with requests.Session() as session:
+        while True:
+            summary = events.deliver_pending(session)
+            click.echo(
+                f"delivered={summary.delivered} retried={summary.retried} "
+                f"failed={summary.failed} gone={summary.gone}"
+            )
+            if not follow:
+                return
+            time.sleep(interval)
+
+
+@integrations_cli.command("events")
+@click.option("--failed", is_flag=True, help="Events that will not be sent again.")
+def events_command(failed: bool) -> None:
+    """List pending events, or (--failed) those never delivered, with their last error."""
+    found = events.failed_events() if failed else events.pending_events()
+    if not found:
+        click.echo(f"no {'failed' if failed else 'pending'} events")
+    for event in found:
+        click.echo(
+            f"{event.id:>8}  {event.webhook_id}  {event.type:<24} "
+            f"integration={event.integration_id} created={iso_z(event.created_at)} "
+            f"attempts={event.attempts} status={event.status} error={event.last_error or '-'}"
+        )
 
 
 @integrations_cli.command("list")

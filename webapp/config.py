@@ -82,6 +82,8 @@ def _read(environ: Mapping[str, str], instance_path: str) -> dict[str, Any]:
         # The largest legitimate body (the OnlyFans form) is about 3 KB; anything far larger
         # is refused with 413 before it is read.
         "MAX_CONTENT_LENGTH": _positive_int(environ, "MAX_BODY_BYTES", 16 * 1024),
+        "EVENTS_URL": _optional_url(environ, "EVENTS_URL"),
+        "EVENTS_SECRETS": _events_secrets(environ),
         "LOG_LEVEL": _choice(environ, "LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"),
     }
 
@@ -243,6 +245,24 @@ def _encryption_keys(environ: Mapping[str, str], dev: _DevSecrets | None) -> tup
                 f"TOKEN_ENCRYPTION_KEYS key {position} must be 32 bytes of url-safe base64"
             )
     return keys
+
+
+def _events_secrets(environ: Mapping[str, str]) -> tuple[str, ...]:
+    """Standard Webhooks secrets (`whsec_<base64>`), space-separated while rotating."""
+    raw = environ.get("EVENTS_SECRET", "").split()
+    if environ.get("EVENTS_URL") and not raw:
+        raise ConfigError("EVENTS_SECRET is required with EVENTS_URL (whsec_ and base64)")
+    for position, secret in enumerate(raw, start=1):
+        body = secret.removeprefix("whsec_")
+        try:
+            key = base64.b64decode(body, validate=True) if body != secret else b""
+        except (binascii.Error, ValueError):
+            key = b""
+        if len(key) < 16:
+            raise ConfigError(
+                f"EVENTS_SECRET secret {position} must be whsec_ and base64 of 16 or more bytes"
+            )
+    return tuple(raw)
 
 
 def environment() -> Mapping[str, str]:

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from . import oauth, providers
+from . import events, oauth, providers
 from .auth import Identity
 from .clients import configured, oauth_client
 from .database import run_with_retry
@@ -157,7 +157,7 @@ def refresh_now(user_id: int, provider: str, account_id: str, now: datetime) -> 
     return to_status(row, now)
 
 
-def disconnect(user_id: int, provider: str, account_id: str) -> None:
+def disconnect(user_id: int, provider: str, account_id: str, now: datetime) -> None:
     """Revoke at the provider where possible (best effort), then delete the integration."""
     row = owned(
         user_id,
@@ -175,6 +175,7 @@ def disconnect(user_id: int, provider: str, account_id: str) -> None:
                 "revocation failed; deleting anyway",
                 extra={"fields": {"provider": provider, "error": type(err).__name__}},
             )
+    events.record(row, events.DISCONNECTED, "creator", now)
     db.session.delete(row)
     db.session.commit()
 
@@ -214,6 +215,7 @@ def save_account(
         row.account_name = account.name
         apply(row)
         mark_working(row, now)
+        events.record(row, events.CONNECTED, "new" if created else "reconnected", now)
         try:
             db.session.commit()
         except IntegrityError:

@@ -7,6 +7,7 @@ gunicorn.conf.py sets PROMETHEUS_MULTIPROC_DIR before the app is imported; witho
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -17,6 +18,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.registry import Collector
 
 REQUESTS = Histogram(
     "integrations_http_request_duration_seconds",
@@ -53,10 +55,13 @@ REFRESHES = Counter(
 )
 
 
-def exposition() -> tuple[bytes, str]:
-    """The metrics text of every worker (or of this process when not under gunicorn)."""
+def exposition(extra: Iterable[Collector] = ()) -> tuple[bytes, str]:
+    """The metrics text of every worker (or of this process when not under gunicorn), with
+    `extra` collectors that read their figures when scraped."""
+    registry = CollectorRegistry()
+    for collector in extra:
+        registry.register(collector)
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry), CONTENT_TYPE_LATEST
-    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY) + generate_latest(registry), CONTENT_TYPE_LATEST

@@ -140,7 +140,7 @@ def reconnect(provider: str, account_id: str) -> Any:
 
 @bp.route("/integrations/<provider>/<account_id>/disconnect", methods=["POST", "DELETE"])
 def disconnect(provider: str, account_id: str) -> Any:
-    integrations.disconnect(current_user_id(), provider, account_id)
+    integrations.disconnect(current_user_id(), provider, account_id, utcnow())
     if not is_htmx():
         return _back(disconnected=provider)
     return _render("partials/_message.html", oob=True, note=message("disconnected", provider))

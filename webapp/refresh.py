@@ -15,6 +15,7 @@ from flask import current_app
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 
+from . import events
 from .clients import configured
 from .extensions import db
 from .metrics import CLIENT_REJECTED, REFRESHES
@@ -68,7 +69,8 @@ def refresh_row(row: Integration, client: OAuthProvider, now: datetime, *, via: 
         raise
     REFRESHES.labels(row.provider, "refreshed").inc()
     apply_tokens(row, tokens, now)
-    mark_working(row, now)
+    if mark_working(row, now):  # the platform heard it had expired: it works again
+        events.record(row, events.CONNECTED, "renewed", now)
     log.info(
         "token refreshed", extra={"fields": {"provider": row.provider, "integrationId": row.id}}
     )

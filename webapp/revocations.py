@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from . import events
 from .database import run_with_retry
 from .extensions import db
 from .models import DeletionRequest, Notice
@@ -49,6 +50,7 @@ def delete_on_request(
         rows = of_provider_account(provider, account_id)
         for row in rows:
             db.session.add(Notice(user_id=row.user_id, key=REMOVED_AT_REQUEST, provider=provider))
+            events.record(row, events.DISCONNECTED, "data_deletion", now)
             db.session.delete(row)
         record = DeletionRequest(
             confirmation_code=secrets.token_hex(10),

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import bindparam, select
 
+from . import events
 from .database import read, run_with_retry
 from .errors import invalid_provider, not_found
 from .extensions import db
@@ -89,8 +90,12 @@ def apply_tokens(row: Integration, tokens: TokenSet, now: datetime) -> None:
     row.expires_at = now + timedelta(seconds=tokens.expires_in) if tokens.expires_in else None
 
 
-def mark_working(row: Integration, now: datetime) -> None:
-    """The provider just confirmed the grant (connect, refresh): it reads connected again."""
+def mark_working(row: Integration, now: datetime) -> bool:
+    """The provider just confirmed the grant (connect, refresh): it reads connected again.
+
+    True when it was known to be expired (the platform has heard so).
+    """
+    was_expired = row.expired_reason is not None
     row.refresh_failures = 0
     row.next_refresh_at = None
     row.last_refresh_error = None
@@ -98,6 +103,7 @@ def mark_working(row: Integration, now: datetime) -> None:
     row.expired_detail = None
     row.expired_marked_at = None
     row.verified_at = now
+    return was_expired
 
 
 def mark_expired(
@@ -119,6 +125,8 @@ def mark_expired(
         row.refresh_failures = current_app.config["REFRESH_MAX_FAILURES"]
         row.next_refresh_at = None
         MARKED_DEAD.labels(row.provider, reason, via).inc()
+    if newly:
+        events.record(row, events.EXPIRED, reason, now)
     log.warning(
         "integration expired",
         extra={
