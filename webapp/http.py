@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 from . import ratelimit
 from .auth import caller
 from .errors import ApiError
-from .metrics import ERRORS, REQUESTS
+from .metrics import ERRORS, REQUESTS, endpoint_label, method_label
 
 CACHE_CONTROL = "private, no-cache, no-store, must-revalidate"
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
@@ -106,8 +106,10 @@ def _finish(response: Response) -> Response:
 
 
 def _observe(incoming: Request, context: Any, status: int, duration_ms: int) -> None:
-    endpoint = incoming.endpoint or "unmatched"
-    REQUESTS.labels(endpoint, incoming.method, str(status)).observe(duration_ms / 1000)
+    endpoint = endpoint_label(incoming.endpoint)
+    REQUESTS.labels(endpoint, method_label(incoming.method), str(status)).observe(
+        duration_ms / 1000
+    )
     if status >= 400:
         ERRORS.labels(endpoint, context.get("error_code", str(status))).inc()
 
