@@ -79,6 +79,8 @@ def _read(environ: Mapping[str, str], instance_path: str) -> dict[str, Any]:
         ),
         "PROVIDER_RETRIES": _non_negative_int(environ, "PROVIDER_RETRIES", 2),
         "REFRESH_MAX_FAILURES": _positive_int(environ, "REFRESH_MAX_FAILURES", 5),
+        # Every status response, page and refresh sweep lists all of a creator's integrations.
+        "MAX_INTEGRATIONS_PER_USER": _positive_int(environ, "MAX_INTEGRATIONS_PER_USER", 50),
         # The largest legitimate body (the OnlyFans form) is about 3 KB; anything far larger
         # is refused with 413 before it is read.
         "MAX_CONTENT_LENGTH": _positive_int(environ, "MAX_BODY_BYTES", 16 * 1024),
