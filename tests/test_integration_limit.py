@@ -108,6 +108,34 @@ def test_oauth_callback_refuses_once_the_cap_filled_meanwhile(capped_app, creato
     assert count(capped_app) == CAP
 
 
+def test_a_grant_refused_at_the_cap_is_revoked_at_the_provider(capped_app, creator, standins):
+    started = creator.post("/api/integrations/connect/reddit")
+    back = urlsplit(authorize_redirect(started.get_json()["data"]["authorizationUrl"]))
+    creator.post(CONNECT, json=fans("of3"))
+
+    creator.get(f"{back.path}?{back.query}")
+
+    revoked = standins.reddit.requests_to("/api/v1/revoke_token")
+    assert len(revoked) == 1
+    issued = [t for t in standins.reddit.ledger.tokens.values() if t.kind == "refresh"]
+    assert [t.revoked for t in issued] == [True]
+
+
+def test_an_unconfigured_provider_is_400_even_at_the_cap(make_app, standins, creator):
+    creator.post(CONNECT, json=fans("of3"))
+    without_instagram = {
+        k: v for k, v in standins.settings().items() if not k.startswith("INSTAGRAM_")
+    }
+    app = make_app(MAX_INTEGRATIONS_PER_USER=str(CAP), **without_instagram)
+    client = app.test_client()
+    client.set_cookie(COOKIE, creator.get_cookie(COOKIE).value)
+
+    refused = client.post("/api/integrations/connect/instagram")
+
+    assert refused.status_code == 400
+    assert refused.get_json()["error"]["code"] == "INVALID_PROVIDER"
+
+
 def test_reconnecting_through_the_provider_at_the_cap_goes_through(capped_app, creator, standins):
     connect_via_oauth(creator, "tiktok")
     standins.tiktok.revoke_all()  # the grant is dead: Reconnect goes through TikTok again

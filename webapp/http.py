@@ -176,7 +176,7 @@ def _api_error(err: ApiError) -> tuple[dict[str, Any], int]:
     return error_body(err.code, err.message, err.field), err.status
 
 
-def _rate_limited(err: RateLimitExceeded) -> tuple[dict[str, Any], int]:
+def rate_limited(err: RateLimitExceeded) -> tuple[dict[str, Any], int]:
     return error_body("RATE_LIMIT_EXCEEDED", "Too many requests. Please try again later."), 429
 
 
@@ -207,6 +207,6 @@ def init_app(app: Flask) -> None:
     app.before_request(_require_host)
     app.after_request(_finish)
     app.register_error_handler(ApiError, _api_error)
-    app.register_error_handler(RateLimitExceeded, _rate_limited)
+    app.register_error_handler(RateLimitExceeded, rate_limited)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)

@@ -105,6 +105,8 @@ def connect(
 
         return save_account(user_id, provider, Account(account_id, account_name), now, store_key)
 
+    oauth_client(provider)  # INVALID_PROVIDER before anything else
+
     def room_for_one_more() -> None:  # asked before the creator leaves for the provider
         _lock_creator(user_id)
         _refuse_past_cap(user_id)
@@ -118,9 +120,14 @@ def complete_connection(
 ) -> IntegrationStatus:
     """The provider sent the creator back: finish the OAuth flow and store the account."""
     account, tokens = oauth.finish(user_id, provider, code, state, error, now)
-    return save_account(
-        user_id, provider, account, now, lambda row: apply_tokens(row, tokens, now)
-    ).item
+    try:
+        saved = save_account(
+            user_id, provider, account, now, lambda row: apply_tokens(row, tokens, now)
+        )
+    except ApiError:  # not stored (the cap, the session gone): the grant must not linger
+        _revoke(provider, tokens.access_token, tokens.refresh_token)
+        raise
+    return saved.item
 
 
 def reconnect(
@@ -174,15 +181,7 @@ def disconnect(user_id: int, provider: str, account_id: str, now: datetime) -> N
         for_update=False,
         failure_message="Failed to disconnect integration",
     )
-    client = configured().get(provider)
-    if client is not None:
-        try:
-            client.revoke(row.access_token, row.refresh_token)
-        except ProviderError as err:
-            log.warning(
-                "revocation failed; deleting anyway",
-                extra={"fields": {"provider": provider, "error": type(err).__name__}},
-            )
+    _revoke(provider, row.access_token, row.refresh_token)
     events.record(row, events.DISCONNECTED, "creator", now)
     db.session.delete(row)
     db.session.commit()
@@ -236,6 +235,20 @@ def save_account(
         return Connected(to_status(row, now), created)
 
     return run_with_retry(save, failure_message="Failed to save integration")
+
+
+def _revoke(provider: str, access_token: str | None, refresh_token: str | None) -> None:
+    """Revoke at the provider where it can (best effort: a failure is logged, not raised)."""
+    client = configured().get(provider)
+    if client is None:
+        return
+    try:
+        client.revoke(access_token, refresh_token)
+    except ProviderError as err:
+        log.warning(
+            "revocation failed",
+            extra={"fields": {"provider": provider, "error": type(err).__name__}},
+        )
 
 
 def _lock_creator(user_id: int) -> None:
