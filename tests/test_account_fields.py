@@ -1,8 +1,13 @@
-"""The OnlyFans account fields through HTTP: every bad field is reported at once."""
+"""The OnlyFans account fields through HTTP: ids that a browser would rewrite in a path are
+refused, and every bad field is reported at once."""
 
 from __future__ import annotations
 
+import html
+import itertools
+import re
 from typing import Any
+from urllib.parse import quote, urljoin, urlsplit
 
 import pytest
 from sqlalchemy import select
@@ -12,6 +17,7 @@ from webapp.models import Integration
 
 CONNECT = "/api/integrations/connect/onlyfans"
 KEY = "of_live_0123456789abcdef"
+BASE = "http://localhost/integrations"
 
 
 @pytest.fixture
@@ -35,6 +41,11 @@ def stored(app) -> list[tuple[str, str]]:
         return [tuple(row) for row in rows]
 
 
+def csrf(client) -> str:
+    page = client.get("/integrations").get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
+
+
 def refused_fields(response) -> dict[str, str]:
     """The bad fields of a VALIDATION_ERROR, checked to be one envelope."""
     assert response.status_code == 400, response.get_data(as_text=True)[:300]
@@ -43,6 +54,61 @@ def refused_fields(response) -> dict[str, str]:
     assert error["field"] == next(iter(error["fields"]))
     assert error["message"] == "; ".join(error["fields"].values())
     return error["fields"]
+
+
+# Account ids ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("account_id", [".", ".."])
+def test_an_id_a_browser_resolves_in_a_path_is_refused(app, creator, account_id):
+    response = creator.post(CONNECT, json=body(accountId=account_id))
+
+    fields = refused_fields(response)
+    assert list(fields) == ["accountId"]
+    assert "not '.' or '..'" in fields["accountId"]
+    assert stored(app) == []
+
+
+def short_ids() -> list[str]:
+    """Every id of 1-3 of a letter, '.' and '-': each way dots can stand in a short path
+    segment, whole or in part; and two of the longest."""
+    short = [
+        "".join(chars) for size in (1, 2, 3) for chars in itertools.product("a.-", repeat=size)
+    ]
+    return [*short, "." * 64, "_" * 63 + "."]
+
+
+def as_a_browser(url: str) -> str:
+    """The path a browser requests for a URL on the page: dot segments resolved (RFC 3986)."""
+    return urlsplit(urljoin(BASE, html.unescape(url))).path
+
+
+def test_every_accepted_id_is_disconnected_from_the_page_s_own_urls(app, creator):
+    token = csrf(creator)
+    refused = []
+    for account_id in short_ids():
+        for way in ("form", "htmx", "api"):
+            response = creator.post(CONNECT, json=body(accountId=account_id))
+            if response.status_code == 400:
+                refused.append(account_id)
+                break
+            assert response.status_code == 201, account_id
+            page = creator.get("/integrations").get_data(as_text=True)
+            [(action, hx_delete)] = re.findall(r'action="([^"]*)"\s+hx-delete="([^"]*)"', page)
+            if way == "form":
+                answer = creator.post(as_a_browser(action), data={"csrf_token": token})
+                assert answer.headers["Location"] == "/integrations?disconnected=onlyfans"
+            elif way == "htmx":
+                headers = {"HX-Request": "true", "X-CSRF-Token": token}
+                answer = creator.delete(as_a_browser(hx_delete), headers=headers)
+                assert answer.status_code == 200
+            else:
+                url = f"/api/integrations/disconnect/onlyfans/{quote(account_id)}"
+                answer = creator.delete(as_a_browser(url))
+                assert answer.get_json()["data"]["disconnected"]["accountId"] == account_id
+            assert stored(app) == [], (account_id, way)
+
+    assert refused == [".", ".."]
 
 
 # Every bad field at once ----------------------------------------------------------------------

@@ -141,6 +141,16 @@ def test_account_id_and_api_key_patterns_are_the_validators(document):
     assert fields["apiKey"]["pattern"] == f"^{API_KEY.pattern}$"
 
 
+def test_account_id_pattern_refuses_the_dot_segments_as_the_service_does(document):
+    documented = matcher(
+        document["components"]["schemas"]["ApiKey"]["properties"]["accountId"]["pattern"]
+    )
+    ids = [".", "..", "...", ".a", "a.", "..a", "a..", "._", "-.", "." * 64, "." * 65, "a\n"]
+
+    assert [documented.is_valid(i) for i in ids] == [service_accepts("accountId", i) for i in ids]
+    assert [service_accepts("accountId", i) for i in ids[:2]] == [False, False]
+
+
 def test_the_fields_named_in_errors_are_the_validated_fields(document):
     schemas = document["components"]["schemas"]
     error = schemas["ErrorEnvelope"]["properties"]["error"]["properties"]

@@ -9,7 +9,9 @@ from typing import Any
 
 from .errors import ApiError
 
-ACCOUNT_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# Not "." or "..": in a URL path a browser resolves those, so the page's own Disconnect
+# URL for such an account would lead somewhere else.
+ACCOUNT_ID = re.compile(r"(?!\.\.?$)[A-Za-z0-9._-]{1,64}")
 # No control characters, lone surrogates, or bidi overrides that could disguise a name.
 ACCOUNT_NAME = re.compile(
     r"[^\x00-\x1f\x7f-\x9f\ud800-\udfff\u200e\u200f\u202a-\u202e\u2066-\u2069]{1,100}"
@@ -28,7 +30,7 @@ class Field:
 
 ONLYFANS = {
     "accountId": Field(
-        "1-64 letters, digits, '.', '_' or '-'",
+        "1-64 letters, digits, '.', '_' or '-', and not '.' or '..'",
         lambda value: ACCOUNT_ID.fullmatch(value) is not None,
     ),
     "accountName": Field(
