@@ -1,14 +1,16 @@
 """The OnlyFans account fields through HTTP: ids that a browser would rewrite in a path are
-refused, and every bad field is reported at once."""
+refused, names are judged by Unicode category, and every bad field is reported at once."""
 
 from __future__ import annotations
 
 import html
 import itertools
 import re
+import unicodedata
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
+import emoji
 import pytest
 from sqlalchemy import select
 
@@ -18,6 +20,7 @@ from webapp.models import Integration
 CONNECT = "/api/integrations/connect/onlyfans"
 KEY = "of_live_0123456789abcdef"
 BASE = "http://localhost/integrations"
+TAGS = range(0xE0000, 0xE0080)
 
 
 @pytest.fixture
@@ -109,6 +112,90 @@ def test_every_accepted_id_is_disconnected_from_the_page_s_own_urls(app, creator
             assert stored(app) == [], (account_id, way)
 
     assert refused == [".", ".."]
+
+
+# Account names --------------------------------------------------------------------------------
+
+# One of each kind the issue named, and each refused category; joiners where they join nothing.
+REFUSED_NAMES = {
+    "line separator (Zl)": "Fan\u2028page",
+    "paragraph separator (Zp)": "Fan\u2029page",
+    "byte order mark (Cf)": "\ufeffFans",
+    "Arabic letter mark (Cf)": "Fa\u061cns",
+    "soft hyphen (Cf)": "Fan\u00adpage",
+    "tag characters (Cf)": "Fans\U000e0068\U000e0069",
+    "zero width space (Cf)": "Fa\u200bns",
+    "bidi override (Cf)": "invoice\u202egnp.exe",
+    "control (Cc)": "Fans\x07",
+    "private use (Co)": "Fans\ue000",
+    "private use, plane 16 (Co)": "Fans\U00100000",
+    "unassigned (Cn)": "Fans\u0378",
+    "ZWJ between letters": "Fa\u200dns",
+    "ZWJ after the last emoji": "\U0001f469\u200d Studio",
+    "ZWJ first": "\u200d\U0001f4bb",
+    "ZWNJ between Latin letters": "Fa\u200cns",
+}
+
+
+@pytest.mark.parametrize("name", REFUSED_NAMES.values(), ids=REFUSED_NAMES.keys())
+def test_a_name_with_a_character_of_a_refused_category_is_refused(app, creator, name):
+    response = creator.post(CONNECT, json=body(accountName=name))
+
+    assert list(refused_fields(response)) == ["accountName"]
+    assert stored(app) == []
+
+
+KEPT_NAMES = [
+    "\U0001f469\u200d\U0001f4bb Studio",  # woman technologist: ZWJ
+    "\u2764\ufe0f\u200d\U0001f525 Fans",  # heart on fire: emoji style, then ZWJ
+    "\U0001f3f3\ufe0f\u200d\U0001f308 Pride",  # rainbow flag
+    "\U0001f469\U0001f3fd\u200d\U0001f4bb",  # with a skin tone
+    "\U0001f44d\U0001f3ff Thumbs",
+    "\U0001f3f4\u200d\u2620\ufe0f",  # pirate flag
+    "1\ufe0f\u20e3 Fan",  # keycap
+    "#\ufe0f\u20e3",
+    "\U0001f1eb\U0001f1f7 Paris",  # a flag of regional indicators
+    "e\u0301lodie",  # a combining accent
+    "Ζωή",
+    "Мария",
+    "李小龙",
+    "김민지",
+    "สมชาย",
+    "שרה",
+    "مريم",
+    "देवी",
+    "\u0dc1\u0dca\u200d\u0dbb\u0dd3 \u0dbd\u0d82\u0d9a\u0dcf",  # Sinhala: ZWJ after the virama
+    "\u0639\u0644\u06cc\u200c\u0627\u06a9\u0628\u0631",  # Persian: ZWNJ between two letters
+    "ኢትዮጵያ",
+    "Nguyễn Thị",
+    "x" * 100,
+]
+
+
+def test_names_creators_use_are_kept_as_typed(app, creator):
+    for name in KEPT_NAMES:
+        response = creator.post(CONNECT, json=body(accountName=f"  {name}\u3000\n"))
+        assert response.status_code in (200, 201), name
+        assert response.get_json()["data"]["integration"]["accountName"] == name
+        assert stored(app) == [("fans", name)]
+        assert name in creator.get("/integrations").get_data(as_text=True)
+
+
+def test_every_emoji_this_unicode_version_knows_is_kept_but_tag_sequences(app, creator):
+    known = [e for e in emoji.EMOJI_DATA if "Cn" not in map(unicodedata.category, e)]
+    tagged = [e for e in known if any(ord(char) in TAGS for char in e)]
+    batches = [""]
+    for sequence in (e for e in known if e not in tagged):
+        if len(batches[-1]) + len(sequence) > 100:
+            batches.append("")
+        batches[-1] += sequence  # no sequence starts or ends with a joiner: they stay apart
+
+    kept = [creator.post(CONNECT, json=body(accountName=batch)) for batch in batches]
+    refused = [creator.post(CONNECT, json=body(accountName=f"Fans {e}")) for e in tagged]
+
+    assert len(known) - len(tagged) > 4000
+    assert [r.get_json()["data"]["integration"]["accountName"] for r in kept] == batches
+    assert [list(refused_fields(r)) for r in refused] == [["accountName"]] * len(tagged) != []
 
 
 # Every bad field at once ----------------------------------------------------------------------

@@ -8,14 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import ApiError
+from .names import MAX_LENGTH, is_display_name
 
 # Not "." or "..": in a URL path a browser resolves those, so the page's own Disconnect
 # URL for such an account would lead somewhere else.
 ACCOUNT_ID = re.compile(r"(?!\.\.?$)[A-Za-z0-9._-]{1,64}")
-# No control characters, lone surrogates, or bidi overrides that could disguise a name.
-ACCOUNT_NAME = re.compile(
-    r"[^\x00-\x1f\x7f-\x9f\ud800-\udfff\u200e\u200f\u202a-\u202e\u2066-\u2069]{1,100}"
-)
 API_KEY = re.compile(r"[\x21-\x7e]{16,512}")
 
 
@@ -34,8 +31,8 @@ ONLYFANS = {
         lambda value: ACCOUNT_ID.fullmatch(value) is not None,
     ),
     "accountName": Field(
-        "1-100 characters, no control characters",
-        lambda value: ACCOUNT_NAME.fullmatch(value) is not None,
+        f"1-{MAX_LENGTH} characters, none of them invisible, control, private-use or unassigned",
+        is_display_name,
         strip=True,
     ),
     "apiKey": Field(
