@@ -10,7 +10,7 @@ DEV_ENV := APP_ENV=development
 AXE := tests/browser/node_modules/axe-core/axe.min.js
 PLATFORM_APP := tests/platform/node_modules/.package-lock.json
 
-.PHONY: install run test lint bench screenshot vectors clean
+.PHONY: install run test lint bench screenshot vectors openapi clean
 
 install: $(STAMP)
 
@@ -65,6 +65,10 @@ bench: install
 	@command -v wrk >/dev/null || { echo "Installing wrk (Debian package)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# Rewrite the accountName pattern of webapp/openapi.yaml from webapp/names.py's rule.
+openapi: install
+	$(BIN)/python -m tests.support.openapi_names
 
 # Regenerate the NextAuth test vectors with NextAuth's own npm packages.
 vectors:

@@ -24,12 +24,15 @@ import webapp
 from webapp.api import MAX_PATH_SEGMENT, PAGE_PATH
 from webapp.auth import SESSION_COOKIES
 from webapp.errors import ApiError
+from webapp.fields import ACCOUNT_ID, API_KEY, api_key_fields
 from webapp.http import CACHE_CONTROL
-from webapp.integrations import ACCOUNT_ID, API_KEY, api_key_fields
 from webapp.models import Integration
+from webapp.openapi import SOURCE
 from webapp.providers import ALL_PROVIDERS, OAUTH_PROVIDERS
 from webapp.status import status_at
 from webapp.timeutil import iso_z
+
+from .support.openapi_names import regenerated
 
 EVERY = {"X-Correlation-Id", "X-Duration-Ms", "Cache-Control"}
 LIMITED = {"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"}
@@ -141,16 +144,33 @@ def test_account_id_and_api_key_patterns_are_the_validators(document):
     assert fields["apiKey"]["pattern"] == f"^{API_KEY.pattern}$"
 
 
+def test_account_id_pattern_refuses_the_dot_segments_as_the_service_does(document):
+    documented = matcher(
+        document["components"]["schemas"]["ApiKey"]["properties"]["accountId"]["pattern"]
+    )
+    ids = [".", "..", "...", ".a", "a.", "..a", "a..", "._", "-.", "." * 64, "." * 65, "a\n"]
+
+    assert [documented.is_valid(i) for i in ids] == [service_accepts("accountId", i) for i in ids]
+    assert [service_accepts("accountId", i) for i in ids[:2]] == [False, False]
+
+
 def test_the_fields_named_in_errors_are_the_validated_fields(document):
     schemas = document["components"]["schemas"]
-    named = schemas["ErrorEnvelope"]["properties"]["error"]["properties"]["field"]["enum"]
-    refused = []
-    for field in schemas["ApiKey"]["required"]:
-        with pytest.raises(ApiError) as raised:
-            api_key_fields({**VALID_KEY, field: ""})
-        refused.append(raised.value.field)
+    error = schemas["ErrorEnvelope"]["properties"]["error"]["properties"]
+    with pytest.raises(ApiError) as raised:
+        api_key_fields({})
 
-    assert named == schemas["ApiKey"]["required"] == refused == list(VALID_KEY)
+    assert error["field"]["enum"] == schemas["ApiKey"]["required"] == list(VALID_KEY)
+    assert error["fields"]["propertyNames"]["enum"] == list(raised.value.fields) == list(VALID_KEY)
+
+
+def test_the_account_name_pattern_is_what_make_openapi_writes_now(document):
+    """The pattern is generated from webapp/names.py and this Python's Unicode data."""
+    name = document["components"]["schemas"]["ApiKey"]["properties"]["accountName"]
+    text = SOURCE.read_text(encoding="utf-8")
+
+    assert name["x-unicode-version"] == unicodedata.unidata_version, "run `make openapi`"
+    assert regenerated(text) == text, "run `make openapi`"
 
 
 def sample_characters() -> Iterator[str]:
@@ -175,6 +195,32 @@ def name_samples() -> Iterator[str]:
     yield from ("", "x" * 100, "x" * 101, "\u3000" + "x" * 100 + " \x85", "\t\u2028x\x1c\n")
     yield from ("x" + " " * 98 + "x", "x" + " " * 99 + "x", "\U0001f469\u200d\U0001f4bb")
     yield from ("\u2764\ufe0f", "e\u0301", "\U0001f600" * 100, "\U0001f600" * 101)
+    yield from JOINERS
+
+
+# Each joiner where it joins, and where it does not: between letters, first, last, alone.
+JOINERS = [
+    "\U0001f469\u200d\U0001f4bb",  # woman, ZWJ, laptop
+    "\u2764\ufe0f\u200d\U0001f525",  # heart in emoji style, ZWJ, fire
+    "\U0001f469\U0001f3fd\u200d\U0001f4bb",  # with a skin tone
+    "\U0001f642\u200d\u2194\ufe0f",  # a symbol of category Sm after the ZWJ
+    "x\ufe0f\u200d\U0001f4bb",
+    "\ufe0f\u200d\U0001f4bb",
+    "a\u200db",
+    "\U0001f4bb\u200d",
+    "\u200d\U0001f4bb",
+    " \u200d\U0001f4bb",
+    "\U0001f4bb\u200d x",
+    "\u0dc1\u0dca\u200d\u0dbb\u0dd3",  # Sinhala: a ZWJ after the virama
+    "\u0915\u094d\u200c",  # Devanagari: a ZWNJ after the virama, last
+    "\u0915\u094d\u200d ",
+    "\u0639\u0644\u06cc\u200c\u0627\u06a9",  # Persian: a ZWNJ between two letters
+    "\u06cc\u200c",
+    "\u200c\u0627",
+    "\u06cc\u200c\u0301",
+    "\u0627\u200d\u0627",
+    "a\u200cb",
+]
 
 
 def test_account_name_pattern_accepts_exactly_what_the_service_accepts(document):
@@ -191,7 +237,20 @@ def test_account_name_pattern_accepts_exactly_what_the_service_accepts(document)
 
 
 @pytest.mark.parametrize(
-    "name", ["Fans", "  Fans\u3000", "\x85Fans\x1c", "Fa\u202ens", "Fans\x7f", "\u200b", " "]
+    "name",
+    [
+        "Fans",
+        "  Fans\u3000",
+        "\x85Fans\x1c",
+        "Fa\u202ens",
+        "Fans\x7f",
+        "\u200b",
+        " ",
+        "\U0001f469\u200d\U0001f4bb Studio",
+        "a\u200db",
+        "Fa\u00adns",
+        "\U000e0041Fans",
+    ],
 )
 def test_a_name_is_connected_as_the_document_says(
     document, client, add_user, db_session_cookie, name

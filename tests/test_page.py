@@ -200,6 +200,39 @@ def test_onlyfans_form_shows_inline_errors_and_keeps_what_was_typed(app, creator
     assert count(app) == 3
 
 
+def field_input(html: str, field: str) -> str:
+    """The OnlyFans form's <input> of one field, as served."""
+    return re.search(rf'<input id="of-{field}"[^>]*>', html)[0]
+
+
+@pytest.mark.parametrize("headers", [{}, HX], ids=["plain", "htmx"])
+def test_onlyfans_form_marks_every_bad_field_at_once(app, creator, headers):
+    response = creator.post(
+        "/integrations/connect/onlyfans",
+        headers=headers,
+        data={
+            "csrf_token": csrf(creator),
+            "accountId": "..",
+            "accountName": "Fan\u00adpage",
+            "apiKey": "secret-key-1234567890",
+        },
+    )
+    html = response.get_data(as_text=True)
+
+    assert response.status_code == 422
+    for field, typed in [("accountId", ".."), ("accountName", "Fan\u00adpage")]:
+        tag = field_input(html, field)
+        assert 'aria-invalid="true"' in tag
+        assert f'aria-describedby="of-{field}-help of-{field}-error"' in tag
+        assert f'value="{typed}"' in tag
+    assert "aria-invalid" not in field_input(html, "apiKey")
+    assert re.search(r'id="of-accountId-error"[^>]*>Account ID must be [^<]*\.\.', html)
+    assert re.search(r'id="of-accountName-error"[^>]*>Account name must be [^<]+<', html)
+    assert 'id="of-apiKey-error"' not in html
+    assert "secret-key-1234567890" not in html
+    assert count(app) == 3
+
+
 def test_onlyfans_form_over_htmx_returns_the_form_with_errors(creator):
     response = creator.post(
         "/integrations/connect/onlyfans",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from .providers import REGISTRY
 
 
@@ -15,14 +17,14 @@ class ApiError(Exception):
         status: int,
         *,
         retry_after: int | None = None,
-        field: str | None = None,
+        fields: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = status
         self.retry_after = retry_after
-        self.field = field  # the request field a VALIDATION_ERROR is about
+        self.fields = dict(fields or {})  # each bad request field and what is wrong with it
 
 
 def unauthorized() -> ApiError:

@@ -56,11 +56,12 @@ def envelope(data: dict[str, Any], status: int = 200) -> tuple[dict[str, Any], i
     return {"success": True, "data": data, "duration": g.duration_ms}, status
 
 
-def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
+def error_body(code: str, message: str, fields: dict[str, str] | None = None) -> dict[str, Any]:
     g.error_code = code
-    error = {"code": code, "message": message}
-    if field:
-        error["field"] = field
+    error: dict[str, Any] = {"code": code, "message": message}
+    if fields:
+        error["field"] = next(iter(fields))  # the first, as clients read before `fields`
+        error["fields"] = fields
     body: dict[str, Any] = {"success": False, "error": error}
     if code not in _CODES_WITHOUT_DURATION:
         g.duration_ms = elapsed_ms()
@@ -173,7 +174,7 @@ def _set_headers(headers: Headers, values: list[tuple[str, str]]) -> None:
 def _api_error(err: ApiError) -> tuple[dict[str, Any], int]:
     if err.retry_after is not None:
         g.retry_after = err.retry_after
-    return error_body(err.code, err.message, err.field), err.status
+    return error_body(err.code, err.message, err.fields), err.status
 
 
 def rate_limited(err: RateLimitExceeded) -> tuple[dict[str, Any], int]:

@@ -7,7 +7,6 @@ changes something owns its transaction.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +29,7 @@ from .errors import (
     unauthorized,
 )
 from .extensions import db
+from .fields import api_key_fields
 from .models import Integration, Notice, User
 from .providers import (
     REGISTRY,
@@ -59,12 +59,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("webapp.integrations")
-ACCOUNT_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
-# No control characters, lone surrogates, or bidi overrides that could disguise a name.
-ACCOUNT_NAME = re.compile(
-    r"[^\x00-\x1f\x7f-\x9f\ud800-\udfff\u200e\u200f\u202a-\u202e\u2066-\u2069]{1,100}"
-)
-API_KEY = re.compile(r"[\x21-\x7e]{16,512}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,21 +266,3 @@ def _refuse_past_cap(user_id: int) -> None:
             f"At most {cap} accounts can be connected; disconnect one first",
             409,
         )
-
-
-def api_key_fields(body: Mapping[str, Any]) -> tuple[str, str, str]:
-    """accountId, accountName and apiKey of an OnlyFans connection, each checked."""
-    return (
-        _field(body, "accountId", ACCOUNT_ID, "1-64 letters, digits, '.', '_' or '-'"),
-        _field(body, "accountName", ACCOUNT_NAME, "1-100 characters, no control characters"),
-        _field(body, "apiKey", API_KEY, "16-512 printable characters without spaces"),
-    )
-
-
-def _field(body: Mapping[str, Any], name: str, pattern: re.Pattern[str], rule: str) -> str:
-    value = body.get(name)
-    if isinstance(value, str):
-        value = value.strip() if name == "accountName" else value
-        if pattern.fullmatch(value):
-            return value
-    raise ApiError("VALIDATION_ERROR", f"{name} must be {rule}", 400, field=name)

@@ -104,9 +104,9 @@ def connect(provider: str) -> Any:
             user_id, provider, form, oauth.callback_url(provider), utcnow()
         )
     except ApiError as err:
-        if err.code != "VALIDATION_ERROR":
+        if err.code != "VALIDATION_ERROR" or not err.fields:
             raise
-        return _onlyfans_form_errors(user_id, form, err)
+        return _onlyfans_form_errors(user_id, form, err.fields)
     if isinstance(result, SignIn):
         return _go_to(result.url)
     if not is_htmx():
@@ -146,11 +146,12 @@ def disconnect(provider: str, account_id: str) -> Any:
     return _render("partials/_message.html", oob=True, note=message("disconnected", provider))
 
 
-def _onlyfans_form_errors(user_id: int, form: dict[str, str], err: ApiError) -> Any:
-    """The OnlyFans form again, its bad field marked and the other fields kept."""
+def _onlyfans_form_errors(user_id: int, form: dict[str, str], bad: dict[str, str]) -> Any:
+    """The OnlyFans form again, each bad field marked, and what was typed kept (not the key)."""
     values = {k: v for k, v in form.items() if k in ("accountId", "accountName")}
-    field = err.field or "form"
-    errors = {field: err.message.replace(field, FIELD_LABELS.get(field, field), 1)}
+    errors = {
+        field: text.replace(field, FIELD_LABELS.get(field, field), 1) for field, text in bad.items()
+    }
     if is_htmx():
         return _render("partials/_onlyfans_form.html", form_errors=errors, form_values=values), 422
     items = integrations.list_for_user(user_id, utcnow())

@@ -205,3 +205,30 @@ def test_onlyfans_form_shows_field_errors_inline_then_adds_the_card(
     assert [(i.account_id, i.account_name) for i in creator.integrations()] == [
         ("fans_2", "My fan page")
     ]
+
+
+def test_onlyfans_form_marks_each_bad_field_at_once(page: Page, creator: Creator, console):
+    console.expect_failed_responses(422)
+    page.goto("/integrations")
+    form = page.locator("#onlyfans-form")
+    form.get_by_label("Account ID").fill("..")
+    form.get_by_label("Account name").fill("Fan\u00adpage")  # a soft hyphen: invisible
+    form.get_by_label("API key").fill("of_live_0123456789abcdef")
+
+    form.get_by_role("button", name="Connect OnlyFans").click()
+
+    account_id, account_name = form.get_by_label("Account ID"), form.get_by_label("Account name")
+    expect(account_id).to_have_attribute("aria-invalid", "true")
+    expect(account_name).to_have_attribute("aria-invalid", "true")
+    expect(account_id).to_have_accessible_description(re.compile(r"Account ID must be .*'\.\.'"))
+    expect(account_name).to_have_accessible_description(
+        re.compile("Account name must be 1-100 characters, none of them invisible")
+    )
+    expect(page.locator(".field-error")).to_have_count(2)
+    expect(form.get_by_label("API key")).not_to_have_attribute("aria-invalid", "true")
+    expect(account_id).to_be_focused()  # the first bad field
+    expect(account_id).to_have_value("..")
+    expect(account_name).to_have_value("Fan\u00adpage")
+    expect(form.get_by_label("API key")).to_have_value("")
+    expect(page.locator(CARDS)).to_have_count(0)
+    assert creator.integrations() == []
