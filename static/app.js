@@ -72,6 +72,16 @@
     }
   });
 
+  // The summary is a live region: the same words swapped in again at every poll would be read
+  // out again every minute, so only a change is swapped (and so announced).
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var target = event.detail.target;
+    if (target.id !== "attention") return;
+    if (event.detail.fragment.textContent.trim() === target.textContent.trim()) {
+      event.detail.shouldSwap = false;
+    }
+  });
+
   document.addEventListener("htmx:sendError", function () {
     showMessage("The network seems to be down. Please check your connection and try again.");
   });

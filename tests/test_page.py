@@ -76,15 +76,16 @@ def test_page_lists_one_card_per_integration(creator):
     assert html.count(">!</span> Expired</span>") == 1
     assert html.count("&#10003;</span> Connected</span>") == 2
     assert "expires in 12 days" in html
-    assert "expired 3 hours ago" in html
+    assert "Expired on " in html
     assert "no expiry" in html
-    assert re.search(r'<time datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z" title=', html)
+    assert re.search(r'<time [^>]*datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z" title=', html)
 
 
-def test_expired_card_offers_reconnect_and_connected_cards_disconnect(creator):
+def test_expired_card_offers_reconnect_and_every_card_disconnect(creator):
     html = creator.get("/integrations").get_data(as_text=True)
 
     assert 'aria-label="Reconnect TikTok account @tiktok_creator">Reconnect</button>' in html
+    assert 'aria-label="Disconnect TikTok account @tiktok_creator">Disconnect' in html
     assert 'aria-label="Disconnect Instagram account @creator_account">Disconnect' in html
     assert 'hx-confirm="Disconnect Instagram account @creator_account?' in html
     assert "Reconnect Instagram" not in html
@@ -153,7 +154,7 @@ def test_htmx_disconnect_removes_the_card_and_says_so(app, creator):
 
     assert response.status_code == 200
     html = response.get_data(as_text=True)
-    assert '<div id="messages" hx-swap-oob="afterbegin">' in html
+    assert '<div id="messages" hx-swap-oob="innerHTML">' in html
     assert "Instagram is disconnected." in html
     assert "<li" not in html
     assert count(app) == 2
@@ -313,9 +314,7 @@ def test_unknown_account_disconnect_says_it_is_gone(creator):
         (timedelta(hours=30), "expires in 30 hours"),
         (timedelta(minutes=1, seconds=5), "expires in 1 minute"),
         (timedelta(seconds=20), "expires in less than a minute"),
-        (-timedelta(hours=3, minutes=1), "expired 3 hours ago"),
-        (-timedelta(days=1, hours=1), "expired 25 hours ago"),
-        (-timedelta(days=3), "expired 3 days ago"),
+        (-timedelta(seconds=1), "expires in less than a minute"),  # read a moment earlier
     ],
 )
 def test_expiry_in_words(delta, words):

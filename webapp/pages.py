@@ -6,7 +6,7 @@ works with and without JavaScript.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -21,24 +21,25 @@ from .config import origin
 from .csrf import check_request, token_for_request
 from .errors import ApiError
 from .http import is_htmx
-from .integrations import SignIn
+from .integrations import IntegrationStatus, SignIn
 from .messages import message
 from .providers import display_name
+from .status import DEAD_REASONS, REFRESH_FAILED
 from .timeutil import iso_z, utcnow
 
 bp = Blueprint("pages", __name__)
 
 # The API names fields as JSON does; the page as its labels do.
 FIELD_LABELS = {"accountId": "Account ID", "accountName": "Account name", "apiKey": "API key"}
+# English whatever the process locale, as the rest of the page is.
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def relative_expiry(expires_at: datetime | None, now: datetime) -> str:
-    """`expires in 12 days`, `expired 3 hours ago`, `no expiry`."""
+    """A working card's `expires in 12 days` or `no expiry` (an expired card says why instead)."""
     if expires_at is None:
         return "no expiry"
-    seconds = (expires_at - now).total_seconds()
-    span = _span(abs(seconds))
-    return f"expires in {span}" if seconds > 0 else f"expired {span} ago"
+    return f"expires in {_span(max((expires_at - now).total_seconds(), 0))}"
 
 
 def _span(seconds: float) -> str:
@@ -51,6 +52,25 @@ def _span(seconds: float) -> str:
     raise AssertionError("unreachable")
 
 
+def expired_why(item: IntegrationStatus, now: datetime) -> str:
+    """Why an expired card needs its creator, in the words the card shows."""
+    if item.reason in DEAD_REASONS:
+        return f"Access was removed on {display_name(item.provider)}"
+    if item.reason == REFRESH_FAILED:
+        tries = item.failed_refreshes
+        return f"Couldn't be renewed after {tries} {'try' if tries == 1 else 'tries'}"
+    if item.expires_at is not None and item.expires_at <= now:
+        return f"Expired on {short_date(item.expires_at, now)}"
+    return "Needs to be reconnected"  # the provider ended the grant before its expiry
+
+
+def short_date(moment: datetime, now: datetime) -> str:
+    """`3 Nov`, with the year when it is not this year's: `3 Nov 2025` (UTC)."""
+    moment, now = moment.astimezone(UTC), now.astimezone(UTC)
+    day = f"{moment.day} {MONTHS[moment.month - 1]}"
+    return day if moment.year == now.year else f"{day} {moment.year}"
+
+
 @bp.before_request
 def refuse_cross_site() -> None:
     check_request(always_require_token=True)
@@ -58,7 +78,12 @@ def refuse_cross_site() -> None:
 
 @bp.app_context_processor
 def page_helpers() -> dict[str, Any]:
-    return {"display_name": display_name, "iso_z": iso_z, "relative_expiry": relative_expiry}
+    return {
+        "display_name": display_name,
+        "expired_why": expired_why,
+        "iso_z": iso_z,
+        "relative_expiry": relative_expiry,
+    }
 
 
 @bp.get("/")
@@ -74,25 +99,33 @@ def integrations_page() -> Any:
         if err.code in ("UNAUTHORIZED", "INVALID_USER_ID") and not is_htmx():
             return redirect(sign_in_url())
         raise
-    items = integrations.list_for_caller(identity, utcnow())
+    now = utcnow()
+    items = integrations.list_for_caller(identity, now)
     if is_htmx():
-        response = _render("partials/_list.html", items=items)
+        response = _list_changed("partials/_list.html", items, now)
     else:
-        notes = [
-            message(key, request.args[key])
-            for key in ("connected", "refreshed", "disconnected")
-            if key in request.args
-        ]
-        notes.append(message(request.args.get("error", ""), request.args.get("provider")))
         response = _render(
             "integrations.html",
             items=items,
-            messages=[n for n in notes if n],
+            now=now,
+            messages=_page_messages(identity.user_id),
             form_errors={},
             form_values={},
         )
     response.vary.add("HX-Request")
     return response
+
+
+def _page_messages(user_id: int) -> list[dict[str, str]]:
+    """What a full load says: the outcome in the address, then what changed elsewhere (once)."""
+    notes = [
+        message(key, request.args[key])
+        for key in ("connected", "refreshed", "disconnected")
+        if key in request.args
+    ]
+    notes.append(message(request.args.get("error", ""), request.args.get("provider")))
+    notes += [message(key, provider) for key, provider in integrations.take_notices(user_id)]
+    return [note for note in notes if note]
 
 
 @bp.post("/integrations/connect/<provider>")
@@ -111,9 +144,11 @@ def connect(provider: str) -> Any:
         return _go_to(result.url)
     if not is_htmx():
         return _back(connected=provider)
-    response = _render(
+    now = utcnow()
+    response = _list_changed(
         "partials/_list.html",
-        items=integrations.list_for_user(user_id, utcnow()),
+        integrations.list_for_user(user_id, now),
+        now,
         oob_form=True,
         oob_message=message("connected", provider),
     )
@@ -126,24 +161,35 @@ def connect(provider: str) -> Any:
 def reconnect(provider: str, account_id: str) -> Any:
     """Refresh in place; when the grant is dead, the service sends the creator to OAuth."""
     now = utcnow()
+    user_id = current_user_id()
     result = integrations.reconnect(
-        current_user_id(), provider, account_id, oauth.callback_url(provider), now
+        user_id, provider, account_id, oauth.callback_url(provider), now
     )
     if isinstance(result, SignIn):
         return _go_to(result.url)
     if not is_htmx():
         return _back(refreshed=provider)
-    return _render(
-        "partials/_card.html", item=result, now=now, oob_message=message("refreshed", provider)
+    return _list_changed(
+        "partials/_card.html",
+        integrations.list_for_user(user_id, now),
+        now,
+        item=result,
+        oob_message=message("refreshed", provider),
     )
 
 
 @bp.route("/integrations/<provider>/<account_id>/disconnect", methods=["POST", "DELETE"])
 def disconnect(provider: str, account_id: str) -> Any:
-    integrations.disconnect(current_user_id(), provider, account_id, utcnow())
+    user_id, now = current_user_id(), utcnow()
+    integrations.disconnect(user_id, provider, account_id, now)
     if not is_htmx():
         return _back(disconnected=provider)
-    return _render("partials/_message.html", oob=True, note=message("disconnected", provider))
+    return _list_changed(
+        None,  # the card's own swap, with nothing, removes it
+        integrations.list_for_user(user_id, now),
+        now,
+        oob_message=message("disconnected", provider),
+    )
 
 
 def _onlyfans_form_errors(user_id: int, form: dict[str, str], bad: dict[str, str]) -> Any:
@@ -190,6 +236,13 @@ def _error_message(key: str, status: int, retry_after: int | None) -> Any:
             unavailable=True,
         ), status
     return _back(error=key, **({"provider": provider} if provider else {}))
+
+
+def _list_changed(
+    part: str | None, items: list[IntegrationStatus], now: datetime, **context: Any
+) -> Response:
+    """An HTMX answer that changed the list: `part` for its target, the summary out of band."""
+    return _render("partials/_fragment.html", part=part, items=items, now=now, **context)
 
 
 def _go_to(url: str) -> BaseResponse:
