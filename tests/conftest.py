@@ -25,6 +25,8 @@ from webapp.logs import JsonFormatter
 from webapp.models import Integration, Session, User
 from webapp.timeutil import utcnow
 
+from .standins import ProviderStandIns, authorize_redirect
+
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
 SECRET = "test-nextauth-secret-0123456789abcdef"
@@ -172,12 +174,19 @@ def logs(app: Flask) -> Iterator[list[dict[str, Any]]]:
     logger.removeHandler(handler)
 
 
-@pytest.fixture
-def standins():
-    """Instagram, TikTok and Reddit stand-ins on loopback, speaking their documented HTTP."""
-    from tests.standins import ProviderStandIns
-
+@contextmanager
+def running_standins() -> Iterator[ProviderStandIns]:
+    """Instagram, TikTok and Reddit stand-ins on loopback; a bug in one fails the test after."""
     with ProviderStandIns() as running:
+        yield running
+    bugs = [error for standin in running.all for error in standin.internal_errors]
+    assert bugs == [], "a stand-in answered 500 for a bug of its own:\n" + "\n".join(bugs)
+
+
+@pytest.fixture
+def standins() -> Iterator[ProviderStandIns]:
+    """The stand-ins of one test, speaking each provider's documented HTTP."""
+    with running_standins() as running:
         yield running
 
 
@@ -202,8 +211,8 @@ def provider_app(make_app, standins, provider_waits) -> Flask:
 
 
 @pytest.fixture
-def creator(provider_app, add_user, db_session_cookie) -> FlaskClient:
-    """A signed-in creator (user 1) on the provider-configured app."""
+def signed_in_client(provider_app, add_user, db_session_cookie) -> FlaskClient:
+    """A test client of provider_app, signed in as user 1 (a creator with no integrations)."""
     add_user(1)
     client = provider_app.test_client()
     client.set_cookie("next-auth.session-token", db_session_cookie(1))
@@ -213,8 +222,6 @@ def creator(provider_app, add_user, db_session_cookie) -> FlaskClient:
 def connect_via_oauth(client: FlaskClient, provider: str) -> Any:
     """Connect through the real flow: start, provider's authorize page, callback; the 303."""
     from urllib.parse import urlsplit
-
-    from tests.standins import authorize_redirect
 
     started = client.post(f"/api/integrations/connect/{provider}")
     assert started.status_code == 200, started.get_json()

@@ -69,8 +69,8 @@ API_KEY = "of_live_0123456789abcdef"
 
 
 @pytest.fixture
-def creator(make_app, add_user, db_session_cookie) -> tuple[Flask, FlaskClient]:
-    """A signed-in creator with an Instagram and an OnlyFans integration.
+def app_and_signed_in_client(make_app, add_user, db_session_cookie) -> tuple[Flask, FlaskClient]:
+    """The app and a client signed in as a creator with an Instagram and an OnlyFans integration.
 
     The OAuth providers are configured (connect builds their URLs) but point at a closed
     port: no bad input may ever reach them.
@@ -101,9 +101,9 @@ def creator(make_app, add_user, db_session_cookie) -> tuple[Flask, FlaskClient]:
 
 
 @pytest.fixture
-def unchanged(creator, caplog) -> Iterator[None]:
+def unchanged(app_and_signed_in_client, caplog) -> Iterator[None]:
     """After the test: the same stored rows, and nothing logged at ERROR (no unhandled error)."""
-    app, _ = creator
+    app, _ = app_and_signed_in_client
     before = stored(app)
     yield
     assert stored(app) == before
@@ -179,8 +179,8 @@ API_CALLS = [
 ]
 
 
-def test_bad_session_cookies_get_401_everywhere(creator, unchanged, subtests):
-    app, signed_in = creator
+def test_bad_session_cookies_get_401_everywhere(app_and_signed_in_client, unchanged, subtests):
+    app, signed_in = app_and_signed_in_client
     token = signed_in.get_cookie(COOKIE).value
     client = app.test_client(use_cookies=False)  # a cookie jar would replace the raw header
     body = json.dumps({"accountId": "fans", "accountName": "Fans", "apiKey": API_KEY})
@@ -256,8 +256,8 @@ def test_bad_jwt_session_cookies_get_401(make_app, subtests):
 # Path segments --------------------------------------------------------------------------------
 
 
-def test_bad_account_ids_at_the_api_get_404(creator, unchanged, subtests):
-    _, client = creator
+def test_bad_account_ids_at_the_api_get_404(app_and_signed_in_client, unchanged, subtests):
+    _, client = app_and_signed_in_client
     for segment in BAD_SEGMENTS:
         for method, action in (("POST", "refresh"), ("DELETE", "disconnect")):
             for provider in ("onlyfans", "instagram"):
@@ -266,8 +266,10 @@ def test_bad_account_ids_at_the_api_get_404(creator, unchanged, subtests):
                     assert_refused(client.open(path, method=method), 404, "NOT_FOUND")
 
 
-def test_bad_providers_at_the_api_get_400_invalid_provider(creator, unchanged, subtests):
-    _, client = creator
+def test_bad_providers_at_the_api_get_400_invalid_provider(
+    app_and_signed_in_client, unchanged, subtests
+):
+    _, client = app_and_signed_in_client
     for provider in BAD_PROVIDERS:
         for method, path in (
             ("POST", f"/api/integrations/connect/{provider}"),
@@ -284,8 +286,10 @@ def test_bad_providers_at_the_api_get_400_invalid_provider(creator, unchanged, s
             assert not re.search(r"[<>\"'\s\x00]", location)
 
 
-def test_bad_segments_at_the_page_actions_change_nothing(creator, unchanged, subtests):
-    _, client = creator
+def test_bad_segments_at_the_page_actions_change_nothing(
+    app_and_signed_in_client, unchanged, subtests
+):
+    _, client = app_and_signed_in_client
     token = csrf_token(client)
     htmx = {**HX, "X-CSRF-Token": token}
     for segment in BAD_SEGMENTS:
@@ -363,8 +367,8 @@ MALFORMED_JSON: list[tuple[str | bytes, str | None]] = [
 ]
 
 
-def test_malformed_json_bodies_get_400(creator, unchanged, subtests):
-    app, client = creator
+def test_malformed_json_bodies_get_400(app_and_signed_in_client, unchanged, subtests):
+    app, client = app_and_signed_in_client
     limit = app.config["MAX_CONTENT_LENGTH"]
     for raw, field in MALFORMED_JSON:
         with subtests.test(body=repr(raw)[:80]):
@@ -388,8 +392,8 @@ WRONG_CONTENT_TYPES: list[tuple[str | None, int, str]] = [
 ]
 
 
-def test_wrong_content_types_are_refused(creator, unchanged, subtests):
-    _, client = creator
+def test_wrong_content_types_are_refused(app_and_signed_in_client, unchanged, subtests):
+    _, client = app_and_signed_in_client
     for content_type, status, code in WRONG_CONTENT_TYPES:
         with subtests.test(content_type=content_type):
             headers = {"Content-Type": content_type} if content_type else {}
@@ -400,9 +404,11 @@ def test_wrong_content_types_are_refused(creator, unchanged, subtests):
             assert_refused(response, status, code, field)
 
 
-def test_oversized_bodies_get_413_wherever_a_body_is_read(creator, unchanged, subtests):
+def test_oversized_bodies_get_413_wherever_a_body_is_read(
+    app_and_signed_in_client, unchanged, subtests
+):
     """MAX_CONTENT_LENGTH refuses a body before it is read into memory (set here when unset)."""
-    app, client = creator
+    app, client = app_and_signed_in_client
     limit = app.config["MAX_CONTENT_LENGTH"] or BODY_LIMIT
     app.config["MAX_CONTENT_LENGTH"] = limit
     # The token travels in the form, so even the cross-site check has to read the body.
@@ -425,8 +431,10 @@ def test_oversized_bodies_get_413_wherever_a_body_is_read(creator, unchanged, su
             assert_refused(response, 413, "PAYLOAD_TOO_LARGE")
 
 
-def test_huge_json_without_a_body_limit_is_still_a_400(creator, unchanged, subtests):
-    app, client = creator
+def test_huge_json_without_a_body_limit_is_still_a_400(
+    app_and_signed_in_client, unchanged, subtests
+):
+    app, client = app_and_signed_in_client
     app.config["MAX_CONTENT_LENGTH"] = None
     for raw, field in [
         (onlyfans(accountName="x" * 2_000_000), "accountName"),
@@ -438,8 +446,10 @@ def test_huge_json_without_a_body_limit_is_still_a_400(creator, unchanged, subte
             assert_refused(response, 400, "VALIDATION_ERROR", field)
 
 
-def test_the_onlyfans_form_refuses_bad_values_with_escaped_errors(creator, unchanged, subtests):
-    _, client = creator
+def test_the_onlyfans_form_refuses_bad_values_with_escaped_errors(
+    app_and_signed_in_client, unchanged, subtests
+):
+    _, client = app_and_signed_in_client
     token = csrf_token(client)
     values = [
         {"accountId": value, "accountName": value, "apiKey": value}
@@ -463,8 +473,8 @@ def test_the_onlyfans_form_refuses_bad_values_with_escaped_errors(creator, uncha
 # Headers --------------------------------------------------------------------------------------
 
 
-def test_huge_and_hostile_headers_do_not_break_reads(creator, unchanged, subtests):
-    _, client = creator
+def test_huge_and_hostile_headers_do_not_break_reads(app_and_signed_in_client, unchanged, subtests):
+    _, client = app_and_signed_in_client
     headers = [
         {"X-Correlation-Id": "c" * 65_536},
         {"X-Correlation-Id": "<script>alert(1)</script>"},
@@ -489,8 +499,8 @@ def test_huge_and_hostile_headers_do_not_break_reads(creator, unchanged, subtest
             assert_no_leak(response)
 
 
-def test_cross_site_and_oversized_origins_get_403(creator, unchanged, subtests):
-    _, client = creator
+def test_cross_site_and_oversized_origins_get_403(app_and_signed_in_client, unchanged, subtests):
+    _, client = app_and_signed_in_client
     forged = [
         {"Origin": "https://evil.example"},
         {"Origin": "null"},
@@ -524,8 +534,8 @@ def test_cross_site_and_oversized_origins_get_403(creator, unchanged, subtests):
 # Query strings --------------------------------------------------------------------------------
 
 
-def test_hostile_query_strings_are_ignored_by_reads(creator, unchanged, subtests):
-    _, client = creator
+def test_hostile_query_strings_are_ignored_by_reads(app_and_signed_in_client, unchanged, subtests):
+    _, client = app_and_signed_in_client
     queries = [
         "error=<script>alert(1)</script>&provider=<b>x</b>",
         "connected=" + "x" * 10_000,
@@ -555,8 +565,10 @@ def test_hostile_query_strings_are_ignored_by_reads(creator, unchanged, subtests
             assert [item["accountId"] for item in listed["data"]["integrations"]] == ["ig1", "of1"]
 
 
-def test_callback_garbage_lands_on_the_page_with_known_words_only(creator, unchanged, subtests):
-    _, client = creator
+def test_callback_garbage_lands_on_the_page_with_known_words_only(
+    app_and_signed_in_client, unchanged, subtests
+):
+    _, client = app_and_signed_in_client
     garbage = [*INJECTIONS, "\x00", "x" * 10_000, "😀" * 100, "%00", "a&error=access_denied"]
     for value in garbage:
         for name in ("code", "state", "error"):
@@ -572,8 +584,10 @@ def test_callback_garbage_lands_on_the_page_with_known_words_only(creator, uncha
 # Injection strings that are valid values ------------------------------------------------------
 
 
-def test_injection_strings_in_names_are_stored_verbatim_and_shown_escaped(creator, subtests):
-    app, client = creator
+def test_injection_strings_in_names_are_stored_verbatim_and_shown_escaped(
+    app_and_signed_in_client, subtests
+):
+    app, client = app_and_signed_in_client
     names = [value for value in INJECTIONS if len(value) <= 100]
     for position, name in enumerate(names):
         with subtests.test(name=name):

@@ -29,12 +29,12 @@ def statuses(client) -> list[dict]:
 
 
 @pytest.mark.parametrize("provider", OAUTH)
-def test_connect_flow_ends_on_the_page_and_the_account_shows(creator, standins, provider):
-    response = connect_via_oauth(creator, provider)
+def test_connect_flow_ends_on_the_page_and_the_account_shows(signed_in_client, standins, provider):
+    response = connect_via_oauth(signed_in_client, provider)
 
     assert response.status_code == 303
     assert response.headers["Location"] == f"/integrations?connected={provider}"
-    [item] = statuses(creator)
+    [item] = statuses(signed_in_client)
     standin = standins[provider]
     assert item["provider"] == provider
     assert item["accountId"] == standin.account_id
@@ -43,8 +43,8 @@ def test_connect_flow_ends_on_the_page_and_the_account_shows(creator, standins, 
     assert item["expiresAt"] is not None
 
 
-def test_authorization_url_names_the_client_and_our_callback(creator, standins):
-    started = creator.post("/api/integrations/connect/reddit").get_json()["data"]
+def test_authorization_url_names_the_client_and_our_callback(signed_in_client, standins):
+    started = signed_in_client.post("/api/integrations/connect/reddit").get_json()["data"]
     query = dict(parse_qsl(urlsplit(started["authorizationUrl"]).query))
 
     assert started["authorizationUrl"].startswith(standins.reddit.base_url + "/api/v1/authorize?")
@@ -67,8 +67,10 @@ def test_public_base_url_sets_the_callback_origin(make_app, standins, add_user, 
     )
 
 
-def test_tiktok_speaks_client_key_and_stores_both_tokens_encrypted(creator, standins, provider_app):
-    connect_via_oauth(creator, "tiktok")
+def test_tiktok_speaks_client_key_and_stores_both_tokens_encrypted(
+    signed_in_client, standins, provider_app
+):
+    connect_via_oauth(signed_in_client, "tiktok")
 
     [token_call] = standins.tiktok.requests_to("/v2/oauth/token/")
     assert token_call.form["client_key"] == standins.tiktok.client_id
@@ -81,8 +83,8 @@ def test_tiktok_speaks_client_key_and_stores_both_tokens_encrypted(creator, stan
     assert row.access_token not in raw[0] and row.refresh_token not in raw[1]
 
 
-def test_reddit_uses_basic_auth_and_a_descriptive_user_agent(creator, standins):
-    connect_via_oauth(creator, "reddit")
+def test_reddit_uses_basic_auth_and_a_descriptive_user_agent(signed_in_client, standins):
+    connect_via_oauth(signed_in_client, "reddit")
 
     calls = standins.reddit.requests
     token_call = next(c for c in calls if c.path == "/api/v1/access_token")
@@ -97,11 +99,11 @@ def test_reddit_uses_basic_auth_and_a_descriptive_user_agent(creator, standins):
 
 @pytest.mark.parametrize("shape", ["top_level", "data"])
 def test_instagram_short_lived_token_is_exchanged_for_a_long_lived_one(
-    creator, standins, provider_app, shape
+    signed_in_client, standins, provider_app, shape
 ):
     standins.instagram.code_response_shape = shape
 
-    connect_via_oauth(creator, "instagram")
+    connect_via_oauth(signed_in_client, "instagram")
 
     exchanges = standins.instagram.requests_to("/access_token")
     assert [c.query["grant_type"] for c in exchanges] == ["ig_exchange_token"]
@@ -111,22 +113,22 @@ def test_instagram_short_lived_token_is_exchanged_for_a_long_lived_one(
     assert timedelta(days=59) < left <= timedelta(days=61)
 
 
-def test_reconnecting_the_same_account_updates_it_in_place(creator, provider_app):
-    connect_via_oauth(creator, "tiktok")
+def test_reconnecting_the_same_account_updates_it_in_place(signed_in_client, provider_app):
+    connect_via_oauth(signed_in_client, "tiktok")
     [first] = rows(provider_app)
 
-    connect_via_oauth(creator, "tiktok")
+    connect_via_oauth(signed_in_client, "tiktok")
 
     [again] = rows(provider_app)
     assert again.id == first.id
     assert again.access_token != first.access_token
 
 
-def test_htmx_connect_answers_with_hx_redirect(creator):
-    page = creator.get("/integrations").get_data(as_text=True)
+def test_htmx_connect_answers_with_hx_redirect(signed_in_client):
+    page = signed_in_client.get("/integrations").get_data(as_text=True)
     token = re.search(r'"X-CSRF-Token": "([^"]+)"', page)[1]
 
-    response = creator.post(
+    response = signed_in_client.post(
         "/api/integrations/connect/tiktok", headers={"HX-Request": "true", "X-CSRF-Token": token}
     )
 
@@ -142,44 +144,44 @@ def _start(client, provider="tiktok") -> str:
     return f"{back.path}?{back.query}"
 
 
-def test_replayed_state_changes_nothing(creator, provider_app):
-    callback = _start(creator)
-    assert creator.get(callback).headers["Location"] == "/integrations?connected=tiktok"
+def test_replayed_state_changes_nothing(signed_in_client, provider_app):
+    callback = _start(signed_in_client)
+    assert signed_in_client.get(callback).headers["Location"] == "/integrations?connected=tiktok"
     [before] = rows(provider_app)
 
-    replay = creator.get(callback)
+    replay = signed_in_client.get(callback)
 
     assert replay.headers["Location"] == "/integrations?error=state_invalid&provider=tiktok"
     [after] = rows(provider_app)
     assert (after.id, after.access_token) == (before.id, before.access_token)
 
 
-def test_forged_state_changes_nothing(creator, provider_app):
-    callback = _start(creator)
+def test_forged_state_changes_nothing(signed_in_client, provider_app):
+    callback = _start(signed_in_client)
     forged = callback.replace("state=", "state=x")
 
-    response = creator.get(forged)
+    response = signed_in_client.get(forged)
 
     assert response.headers["Location"] == "/integrations?error=state_invalid&provider=tiktok"
     assert rows(provider_app) == []
 
 
-def test_expired_state_changes_nothing(creator, provider_app):
-    callback = _start(creator)
+def test_expired_state_changes_nothing(signed_in_client, provider_app):
+    callback = _start(signed_in_client)
     with provider_app.app_context():
         db.session.execute(update(OAuthState).values(expires_at=utcnow() - timedelta(seconds=1)))
         db.session.commit()
 
-    response = creator.get(callback)
+    response = signed_in_client.get(callback)
 
     assert "error=state_invalid" in response.headers["Location"]
     assert rows(provider_app) == []
 
 
 def test_another_users_state_changes_nothing_and_stays_theirs(
-    creator, provider_app, add_user, db_session_cookie
+    signed_in_client, provider_app, add_user, db_session_cookie
 ):
-    callback = _start(creator)
+    callback = _start(signed_in_client)
     add_user(2)
     intruder = provider_app.test_client()
     intruder.set_cookie("next-auth.session-token", db_session_cookie(2))
@@ -188,32 +190,36 @@ def test_another_users_state_changes_nothing_and_stays_theirs(
 
     assert "error=state_invalid" in stolen.headers["Location"]
     assert rows(provider_app) == []
-    assert creator.get(callback).headers["Location"] == "/integrations?connected=tiktok"
+    assert signed_in_client.get(callback).headers["Location"] == "/integrations?connected=tiktok"
 
 
-def test_state_for_one_provider_does_not_complete_another(creator, provider_app):
-    callback = _start(creator, "tiktok").replace("/callback/tiktok", "/callback/reddit")
+def test_state_for_one_provider_does_not_complete_another(signed_in_client, provider_app):
+    callback = _start(signed_in_client, "tiktok").replace("/callback/tiktok", "/callback/reddit")
 
-    assert "error=state_invalid" in creator.get(callback).headers["Location"]
+    assert "error=state_invalid" in signed_in_client.get(callback).headers["Location"]
     assert rows(provider_app) == []
 
 
-def test_provider_error_parameter_changes_nothing(creator, standins, provider_app):
+def test_provider_error_parameter_changes_nothing(signed_in_client, standins, provider_app):
     standins.reddit.deny_next_authorize()
-    url = creator.post("/api/integrations/connect/reddit").get_json()["data"]["authorizationUrl"]
+    url = signed_in_client.post("/api/integrations/connect/reddit").get_json()["data"][
+        "authorizationUrl"
+    ]
     back = urlsplit(authorize_redirect(url))
 
-    response = creator.get(f"{back.path}?{back.query}")
+    response = signed_in_client.get(f"{back.path}?{back.query}")
 
     assert response.headers["Location"] == "/integrations?error=access_denied&provider=reddit"
     assert rows(provider_app) == []
 
 
-def test_provider_down_during_code_exchange_ends_on_the_page(creator, standins, provider_app):
-    callback = _start(creator, "reddit")
+def test_provider_down_during_code_exchange_ends_on_the_page(
+    signed_in_client, standins, provider_app
+):
+    callback = _start(signed_in_client, "reddit")
     standins.reddit.fail_next("/api/v1/access_token", 503, times=3)
 
-    response = creator.get(callback)
+    response = signed_in_client.get(callback)
 
     assert response.headers["Location"] == (
         "/integrations?error=provider_unavailable&provider=reddit"
@@ -228,8 +234,8 @@ def test_signed_out_callback_ends_on_the_page(provider_app):
     assert response.headers["Location"] == "/integrations?error=signed_out&provider=tiktok"
 
 
-def test_state_is_stored_only_as_a_hash(creator, provider_app):
-    callback = _start(creator)
+def test_state_is_stored_only_as_a_hash(signed_in_client, provider_app):
+    callback = _start(signed_in_client)
     state = dict(parse_qsl(urlsplit(callback).query))["state"]
 
     with provider_app.app_context():
@@ -237,18 +243,18 @@ def test_state_is_stored_only_as_a_hash(creator, provider_app):
     assert state not in stored
 
 
-def test_unknown_provider_gets_400(creator):
+def test_unknown_provider_gets_400(signed_in_client):
     for response in (
-        creator.post("/api/integrations/connect/myspace"),
-        creator.post("/api/integrations/refresh/myspace/abc"),
-        creator.delete("/api/integrations/disconnect/myspace/abc"),
+        signed_in_client.post("/api/integrations/connect/myspace"),
+        signed_in_client.post("/api/integrations/refresh/myspace/abc"),
+        signed_in_client.delete("/api/integrations/disconnect/myspace/abc"),
     ):
         assert response.status_code == 400
         assert response.get_json()["error"]["code"] == "INVALID_PROVIDER"
 
 
-def test_unknown_provider_callback_ends_on_the_page_without_echoing_it(creator):
-    response = creator.get("/api/integrations/callback/%3Cb%3Emyspace?code=x&state=y")
+def test_unknown_provider_callback_ends_on_the_page_without_echoing_it(signed_in_client):
+    response = signed_in_client.get("/api/integrations/callback/%3Cb%3Emyspace?code=x&state=y")
 
     assert response.status_code == 303
     assert response.headers["Location"] == "/integrations?error=invalid_provider"
@@ -274,8 +280,8 @@ ONLYFANS = {
 }
 
 
-def test_onlyfans_connects_with_an_api_key_and_no_expiry(creator, provider_app):
-    response = creator.post("/api/integrations/connect/onlyfans", json=ONLYFANS)
+def test_onlyfans_connects_with_an_api_key_and_no_expiry(signed_in_client, provider_app):
+    response = signed_in_client.post("/api/integrations/connect/onlyfans", json=ONLYFANS)
 
     assert response.status_code == 201
     item = response.get_json()["data"]["integration"]
@@ -292,9 +298,9 @@ def test_onlyfans_connects_with_an_api_key_and_no_expiry(creator, provider_app):
     assert ONLYFANS["apiKey"] not in raw
 
 
-def test_onlyfans_reconnect_updates_in_place(creator, provider_app):
-    first = creator.post("/api/integrations/connect/onlyfans", json=ONLYFANS).get_json()
-    again = creator.post(
+def test_onlyfans_reconnect_updates_in_place(signed_in_client, provider_app):
+    first = signed_in_client.post("/api/integrations/connect/onlyfans", json=ONLYFANS).get_json()
+    again = signed_in_client.post(
         "/api/integrations/connect/onlyfans", json=ONLYFANS | {"apiKey": "ofapi_new_key_0123456789"}
     )
 
@@ -325,14 +331,14 @@ def test_onlyfans_reconnect_updates_in_place(creator, provider_app):
         ("apiKey", "clé-non-ascii-123456"),
     ],
 )
-def test_onlyfans_rejects_each_bad_field_by_name(creator, provider_app, field, value):
+def test_onlyfans_rejects_each_bad_field_by_name(signed_in_client, provider_app, field, value):
     body = dict(ONLYFANS)
     if value is None:
         del body[field]
     else:
         body[field] = value
 
-    response = creator.post("/api/integrations/connect/onlyfans", json=body)
+    response = signed_in_client.post("/api/integrations/connect/onlyfans", json=body)
 
     assert response.status_code == 400
     error = response.get_json()["error"]
@@ -342,8 +348,8 @@ def test_onlyfans_rejects_each_bad_field_by_name(creator, provider_app, field, v
 
 
 @pytest.mark.parametrize("body", [b"[1, 2]", b"{not json", b'"string"', b"null"])
-def test_onlyfans_rejects_a_body_that_is_not_an_object(creator, provider_app, body):
-    response = creator.post(
+def test_onlyfans_rejects_a_body_that_is_not_an_object(signed_in_client, provider_app, body):
+    response = signed_in_client.post(
         "/api/integrations/connect/onlyfans", data=body, content_type="application/json"
     )
 
@@ -360,23 +366,25 @@ def test_onlyfans_rejects_a_body_that_is_not_an_object(creator, provider_app, bo
         {"Origin": "null"},
     ],
 )
-def test_cross_site_state_changes_get_403(creator, provider_app, headers):
-    connect = creator.post("/api/integrations/connect/onlyfans", json=ONLYFANS, headers=headers)
+def test_cross_site_state_changes_get_403(signed_in_client, provider_app, headers):
+    connect = signed_in_client.post(
+        "/api/integrations/connect/onlyfans", json=ONLYFANS, headers=headers
+    )
 
     assert connect.status_code == 403
     assert connect.get_json()["error"]["code"] == "FORBIDDEN"
     assert rows(provider_app) == []
 
 
-def test_cross_site_form_post_without_token_gets_403(creator, provider_app):
-    response = creator.post("/api/integrations/connect/onlyfans", data=ONLYFANS)
+def test_cross_site_form_post_without_token_gets_403(signed_in_client, provider_app):
+    response = signed_in_client.post("/api/integrations/connect/onlyfans", data=ONLYFANS)
 
     assert response.status_code == 403
     assert rows(provider_app) == []
 
 
-def test_the_nextauth_front_end_origin_may_call_the_api(creator, provider_app):
-    response = creator.post(
+def test_the_nextauth_front_end_origin_may_call_the_api(signed_in_client, provider_app):
+    response = signed_in_client.post(
         "/api/integrations/connect/onlyfans",
         json=ONLYFANS,
         headers={"Origin": "http://localhost:3000", "Sec-Fetch-Site": "same-site"},

@@ -62,22 +62,22 @@ def services() -> None:
 
 
 @pytest.fixture(scope="module")
-def app_env(services) -> Iterator[tuple[dict[str, str], dict[int, str]]]:
+def app_env_and_tokens(services) -> Iterator[tuple[dict[str, str], dict[int, str]]]:
     with seeded_schema(ANONYMOUS_RATE_LIMIT=f"{ANONYMOUS_LIMIT} per minute") as found:
         yield found
 
 
 @pytest.fixture(scope="module")
-def stack(app_env, tmp_path_factory) -> Iterator[Stack]:
-    env, tokens = app_env
+def stack(app_env_and_tokens, tmp_path_factory) -> Iterator[Stack]:
+    env, tokens = app_env_and_tokens
     with ExitStack() as resources:
         yield start_stack(resources, env, tokens, tmp_path_factory.mktemp("deploy"))
 
 
 @pytest.fixture
-def fresh_stack(app_env, tmp_path) -> Iterator[Stack]:
+def fresh_stack(app_env_and_tokens, tmp_path) -> Iterator[Stack]:
     """A stack of its own, for a test that stops its instances."""
-    env, tokens = app_env
+    env, tokens = app_env_and_tokens
     with ExitStack() as resources:
         yield start_stack(resources, env, tokens, tmp_path)
 

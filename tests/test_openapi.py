@@ -8,7 +8,6 @@ check those answers the same way.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import jsonschema_rs
@@ -27,7 +26,7 @@ from sqlalchemy import text
 
 from webapp.extensions import db
 
-from .standins import ProviderStandIns, authorize
+from .standins import authorize
 
 UNLIMITED = "100000 per minute"
 COOKIE = "next-auth.session-token"
@@ -70,13 +69,7 @@ CONTRACT_ROWS = [
 
 
 @pytest.fixture
-def standins() -> Iterator[ProviderStandIns]:
-    with ProviderStandIns() as running:
-        yield running
-
-
-@pytest.fixture
-def served(make_app, standins, add_user, db_session_cookie) -> tuple[Flask, str]:
+def app_and_session_token(make_app, standins, add_user, db_session_cookie) -> tuple[Flask, str]:
     """An app with every provider (stand-ins), no effective rate limit, a body limit, and a
     signed-in creator holding the contract's integrations; returns the app and session token."""
     app = make_app(
@@ -91,8 +84,8 @@ def served(make_app, standins, add_user, db_session_cookie) -> tuple[Flask, str]
 
 
 @pytest.fixture
-def api_schema(served) -> Any:
-    app, token = served
+def api_schema(app_and_session_token) -> Any:
+    app, token = app_and_session_token
     config = schemathesis.Config.from_dict(
         {
             "seed": 20250116,
@@ -291,9 +284,9 @@ def test_generation_covers_every_operation(api_schema):
 
 
 def test_every_documented_answer_is_real_and_conforms(
-    served, standins, api_schema, db_session_cookie, make_app
+    app_and_session_token, standins, api_schema, db_session_cookie, make_app
 ):
-    app, token = served
+    app, token = app_and_session_token
     client = app.test_client()
     client.set_cookie(COOKIE, token)
     anonymous = app.test_client()
@@ -369,8 +362,8 @@ def test_every_documented_answer_is_real_and_conforms(
     assert covered == {pair for pair in documented(api_schema) if pair[1] not in (429, 500, 503)}
 
 
-def test_database_failures_are_documented_500s(served, api_schema):
-    app, token = served
+def test_database_failures_are_documented_500s(app_and_session_token, api_schema):
+    app, token = app_and_session_token
     client = app.test_client()
     client.set_cookie(COOKIE, token)
     with app.app_context():

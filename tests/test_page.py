@@ -17,7 +17,8 @@ HX = {"HX-Request": "true"}
 
 
 @pytest.fixture
-def creator(app, client, add_user, db_session_cookie):
+def client_with_cards(app, client, add_user, db_session_cookie):
+    """The test client, signed in as user 1: Instagram, an expired TikTok and OnlyFans."""
     now = utcnow()
     add_user(
         1,
@@ -66,8 +67,8 @@ def test_signed_out_visitor_is_sent_to_nextauth_sign_in(client):
     )
 
 
-def test_page_lists_one_card_per_integration(creator):
-    response = creator.get("/integrations")
+def test_page_lists_one_card_per_integration(client_with_cards):
+    response = client_with_cards.get("/integrations")
     html = response.get_data(as_text=True)
 
     assert response.status_code == 200
@@ -81,8 +82,8 @@ def test_page_lists_one_card_per_integration(creator):
     assert re.search(r'<time [^>]*datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z" title=', html)
 
 
-def test_expired_card_offers_reconnect_and_every_card_disconnect(creator):
-    html = creator.get("/integrations").get_data(as_text=True)
+def test_expired_card_offers_reconnect_and_every_card_disconnect(client_with_cards):
+    html = client_with_cards.get("/integrations").get_data(as_text=True)
 
     assert 'aria-label="Reconnect TikTok account @tiktok_creator">Reconnect</button>' in html
     assert 'aria-label="Disconnect TikTok account @tiktok_creator">Disconnect' in html
@@ -91,8 +92,8 @@ def test_expired_card_offers_reconnect_and_every_card_disconnect(creator):
     assert "Reconnect Instagram" not in html
 
 
-def test_htmx_request_gets_the_list_fragment_only(creator):
-    response = creator.get("/integrations", headers=HX)
+def test_htmx_request_gets_the_list_fragment_only(client_with_cards):
+    response = client_with_cards.get("/integrations", headers=HX)
     html = response.get_data(as_text=True)
 
     assert html.lstrip().startswith('<ul id="integration-list"')
@@ -101,8 +102,8 @@ def test_htmx_request_gets_the_list_fragment_only(creator):
     assert "HX-Request" in response.headers["Vary"]
 
 
-def test_page_sends_a_strict_content_security_policy(creator):
-    response = creator.get("/integrations")
+def test_page_sends_a_strict_content_security_policy(client_with_cards):
+    response = client_with_cards.get("/integrations")
     csp = response.headers["Content-Security-Policy"]
 
     assert "script-src 'self'" in csp
@@ -114,8 +115,8 @@ def test_page_sends_a_strict_content_security_policy(creator):
     assert "<script>" not in html and " style=" not in html and " on" + "click" not in html
 
 
-def test_every_form_and_the_body_carry_the_csrf_token(creator):
-    html = creator.get("/integrations").get_data(as_text=True)
+def test_every_form_and_the_body_carry_the_csrf_token(client_with_cards):
+    html = client_with_cards.get("/integrations").get_data(as_text=True)
     token = re.search(r'"X-CSRF-Token": "([^"]+)"', html)[1]
 
     forms = html.count("<form ")
@@ -123,10 +124,12 @@ def test_every_form_and_the_body_carry_the_csrf_token(creator):
     assert html.count(f'name="csrf_token" value="{token}"') == forms
 
 
-def test_callback_outcomes_show_as_messages_without_reflecting_input(creator):
-    connected = creator.get("/integrations?connected=tiktok").get_data(as_text=True)
-    failed = creator.get("/integrations?error=state_invalid&provider=reddit").get_data(as_text=True)
-    hostile = creator.get("/integrations?error=<script>x</script>&provider=<b>").get_data(
+def test_callback_outcomes_show_as_messages_without_reflecting_input(client_with_cards):
+    connected = client_with_cards.get("/integrations?connected=tiktok").get_data(as_text=True)
+    failed = client_with_cards.get("/integrations?error=state_invalid&provider=reddit").get_data(
+        as_text=True
+    )
+    hostile = client_with_cards.get("/integrations?error=<script>x</script>&provider=<b>").get_data(
         as_text=True
     )
 
@@ -136,9 +139,9 @@ def test_callback_outcomes_show_as_messages_without_reflecting_input(creator):
     assert 'data-message="' not in hostile
 
 
-def test_no_js_disconnect_posts_a_form_and_is_redirected(app, creator):
-    response = creator.post(
-        "/integrations/instagram/ig1/disconnect", data={"csrf_token": csrf(creator)}
+def test_no_js_disconnect_posts_a_form_and_is_redirected(app, client_with_cards):
+    response = client_with_cards.post(
+        "/integrations/instagram/ig1/disconnect", data={"csrf_token": csrf(client_with_cards)}
     )
 
     assert response.status_code == 303
@@ -146,9 +149,9 @@ def test_no_js_disconnect_posts_a_form_and_is_redirected(app, creator):
     assert count(app) == 2
 
 
-def test_htmx_disconnect_removes_the_card_and_says_so(app, creator):
-    token = csrf(creator)
-    response = creator.delete(
+def test_htmx_disconnect_removes_the_card_and_says_so(app, client_with_cards):
+    token = csrf(client_with_cards)
+    response = client_with_cards.delete(
         "/integrations/instagram/ig1/disconnect", headers={**HX, "X-CSRF-Token": token}
     )
 
@@ -160,18 +163,18 @@ def test_htmx_disconnect_removes_the_card_and_says_so(app, creator):
     assert count(app) == 2
 
 
-def test_state_change_without_csrf_token_is_refused_and_changes_nothing(app, creator):
-    plain = creator.post("/integrations/instagram/ig1/disconnect")
-    htmx = creator.delete("/integrations/instagram/ig1/disconnect", headers=HX)
+def test_state_change_without_csrf_token_is_refused_and_changes_nothing(app, client_with_cards):
+    plain = client_with_cards.post("/integrations/instagram/ig1/disconnect")
+    htmx = client_with_cards.delete("/integrations/instagram/ig1/disconnect", headers=HX)
 
     assert plain.status_code == 303 and "error=forbidden" in plain.headers["Location"]
     assert htmx.status_code == 403
     assert count(app) == 3
 
 
-def test_cross_site_post_is_refused(app, creator):
-    token = csrf(creator)
-    response = creator.post(
+def test_cross_site_post_is_refused(app, client_with_cards):
+    token = csrf(client_with_cards)
+    response = client_with_cards.post(
         "/integrations/instagram/ig1/disconnect",
         data={"csrf_token": token},
         headers={"Origin": "https://evil.example"},
@@ -181,11 +184,11 @@ def test_cross_site_post_is_refused(app, creator):
     assert count(app) == 3
 
 
-def test_onlyfans_form_shows_inline_errors_and_keeps_what_was_typed(app, creator):
-    response = creator.post(
+def test_onlyfans_form_shows_inline_errors_and_keeps_what_was_typed(app, client_with_cards):
+    response = client_with_cards.post(
         "/integrations/connect/onlyfans",
         data={
-            "csrf_token": csrf(creator),
+            "csrf_token": csrf(client_with_cards),
             "accountId": "fan page!",
             "accountName": "Me",
             "apiKey": "secret-key-1234567890",
@@ -207,12 +210,12 @@ def field_input(html: str, field: str) -> str:
 
 
 @pytest.mark.parametrize("headers", [{}, HX], ids=["plain", "htmx"])
-def test_onlyfans_form_marks_every_bad_field_at_once(app, creator, headers):
-    response = creator.post(
+def test_onlyfans_form_marks_every_bad_field_at_once(app, client_with_cards, headers):
+    response = client_with_cards.post(
         "/integrations/connect/onlyfans",
         headers=headers,
         data={
-            "csrf_token": csrf(creator),
+            "csrf_token": csrf(client_with_cards),
             "accountId": "..",
             "accountName": "Fan\u00adpage",
             "apiKey": "secret-key-1234567890",
@@ -234,12 +237,12 @@ def test_onlyfans_form_marks_every_bad_field_at_once(app, creator, headers):
     assert count(app) == 3
 
 
-def test_onlyfans_form_over_htmx_returns_the_form_with_errors(creator):
-    response = creator.post(
+def test_onlyfans_form_over_htmx_returns_the_form_with_errors(client_with_cards):
+    response = client_with_cards.post(
         "/integrations/connect/onlyfans",
         headers=HX,
         data={
-            "csrf_token": csrf(creator),
+            "csrf_token": csrf(client_with_cards),
             "accountId": "fans",
             "accountName": "Me",
             "apiKey": "short",
@@ -252,12 +255,12 @@ def test_onlyfans_form_over_htmx_returns_the_form_with_errors(creator):
     assert 'id="of-apiKey-error"' in html
 
 
-def test_onlyfans_form_connects_and_swaps_the_list(app, creator):
-    response = creator.post(
+def test_onlyfans_form_connects_and_swaps_the_list(app, client_with_cards):
+    response = client_with_cards.post(
         "/integrations/connect/onlyfans",
         headers=HX,
         data={
-            "csrf_token": csrf(creator),
+            "csrf_token": csrf(client_with_cards),
             "accountId": "fans_2",
             "accountName": "Second page",
             "apiKey": "of_live_0123456789abcdef",
@@ -271,10 +274,10 @@ def test_onlyfans_form_connects_and_swaps_the_list(app, creator):
     assert count(app) == 4
 
 
-def test_session_ended_while_polling_shows_a_sign_in_message(creator):
-    creator.delete_cookie("next-auth.session-token")
+def test_session_ended_while_polling_shows_a_sign_in_message(client_with_cards):
+    client_with_cards.delete_cookie("next-auth.session-token")
 
-    response = creator.get("/integrations", headers=HX)
+    response = client_with_cards.get("/integrations", headers=HX)
     html = response.get_data(as_text=True)
 
     assert response.status_code == 401
@@ -298,9 +301,10 @@ def test_rate_limited_action_shows_a_readable_message(make_app, add_user, db_ses
     assert int(response.headers["Retry-After"]) >= 1
 
 
-def test_unknown_account_disconnect_says_it_is_gone(creator):
-    response = creator.delete(
-        "/integrations/instagram/nope/disconnect", headers={**HX, "X-CSRF-Token": csrf(creator)}
+def test_unknown_account_disconnect_says_it_is_gone(client_with_cards):
+    response = client_with_cards.delete(
+        "/integrations/instagram/nope/disconnect",
+        headers={**HX, "X-CSRF-Token": csrf(client_with_cards)},
     )
 
     assert response.status_code == 404

@@ -32,13 +32,13 @@ def provider_lines(logs: list[dict]) -> list[dict]:
 
 
 def test_code_exchange_is_not_resent_after_a_read_timeout(
-    creator, standins, provider_app, provider_waits
+    signed_in_client, standins, provider_app, provider_waits
 ):
-    started = creator.post("/api/integrations/connect/tiktok").get_json()["data"]
+    started = signed_in_client.post("/api/integrations/connect/tiktok").get_json()["data"]
     back = urlsplit(authorize_redirect(started["authorizationUrl"]))
     standins.tiktok.hang_next(TIKTOK_TOKEN, 5, times=3)
 
-    response = creator.get(f"{back.path}?{back.query}")
+    response = signed_in_client.get(f"{back.path}?{back.query}")
 
     assert (
         response.headers["Location"] == "/integrations?error=provider_unavailable&provider=tiktok"
@@ -48,11 +48,11 @@ def test_code_exchange_is_not_resent_after_a_read_timeout(
     assert stored(provider_app, "tiktok") == []
 
 
-def test_a_get_is_resent_after_a_read_timeout(creator, standins, provider_waits):
-    connect_via_oauth(creator, "instagram")
+def test_a_get_is_resent_after_a_read_timeout(signed_in_client, standins, provider_waits):
+    connect_via_oauth(signed_in_client, "instagram")
     standins.instagram.hang_next(INSTAGRAM_REFRESH, 5)
 
-    response = refresh(creator, "instagram", standins.instagram.account_id)
+    response = refresh(signed_in_client, "instagram", standins.instagram.account_id)
 
     assert response.status_code == 200
     faults = [r.fault for r in standins.instagram.requests_to(INSTAGRAM_REFRESH)]
@@ -60,11 +60,13 @@ def test_a_get_is_resent_after_a_read_timeout(creator, standins, provider_waits)
     assert provider_waits == [0.25]
 
 
-def test_a_refused_connection_is_retried_before_giving_up(creator, standins, provider_waits, logs):
-    connect_via_oauth(creator, "reddit")
+def test_a_refused_connection_is_retried_before_giving_up(
+    signed_in_client, standins, provider_waits, logs
+):
+    connect_via_oauth(signed_in_client, "reddit")
     standins.reddit.stop()  # nothing listens on its port now: every connect is refused
 
-    response = refresh(creator, "reddit", standins.reddit.account_id)
+    response = refresh(signed_in_client, "reddit", standins.reddit.account_id)
 
     assert response.status_code == 502
     assert response.get_json()["error"]["code"] == "PROVIDER_UNAVAILABLE"
@@ -81,11 +83,13 @@ def test_a_refused_connection_is_retried_before_giving_up(creator, standins, pro
     )
 
 
-def test_a_long_retry_after_is_waited_5s_at_most_and_passed_on(creator, standins, provider_waits):
-    connect_via_oauth(creator, "tiktok")
+def test_a_long_retry_after_is_waited_5s_at_most_and_passed_on(
+    signed_in_client, standins, provider_waits
+):
+    connect_via_oauth(signed_in_client, "tiktok")
     standins.tiktok.fail_next(TIKTOK_TOKEN, 503, headers={"Retry-After": "120"}, times=3)
 
-    response = refresh(creator, "tiktok", standins.tiktok.account_id)
+    response = refresh(signed_in_client, "tiktok", standins.tiktok.account_id)
 
     assert response.status_code == 502
     assert response.headers["Retry-After"] == "120"
@@ -93,12 +97,14 @@ def test_a_long_retry_after_is_waited_5s_at_most_and_passed_on(creator, standins
     assert len(standins.tiktok.requests_to(TIKTOK_TOKEN)) == 1 + 3  # the connect's, then 3
 
 
-def test_retry_logs_name_the_path_never_the_query_or_a_token(creator, standins, provider_app, logs):
-    connect_via_oauth(creator, "instagram")
+def test_retry_logs_name_the_path_never_the_query_or_a_token(
+    signed_in_client, standins, provider_app, logs
+):
+    connect_via_oauth(signed_in_client, "instagram")
     [row] = stored(provider_app, "instagram")
     standins.instagram.fail_next(INSTAGRAM_REFRESH, 503, times=3)
 
-    refresh(creator, "instagram", standins.instagram.account_id)
+    refresh(signed_in_client, "instagram", standins.instagram.account_id)
 
     lines = provider_lines(logs)
     assert [line["level"] for line in lines] == ["info", "info", "warning"]

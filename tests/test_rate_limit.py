@@ -18,15 +18,16 @@ def limited_app(request, make_app):
 
 
 @pytest.fixture
-def signed_in_client(limited_app, add_user, db_session_cookie):
+def signed_in_limited_client(limited_app, add_user, db_session_cookie):
+    """A test client of limited_app, signed in as user 1."""
     add_user(1, [{"provider": "reddit", "account_id": "r", "account_name": "u/r"}])
     client = limited_app.test_client()
     client.set_cookie("next-auth.session-token", db_session_cookie(1))
     return client
 
 
-def test_sixty_first_request_in_a_minute_gets_429(signed_in_client):
-    responses = [signed_in_client.get(URL) for _ in range(61)]
+def test_sixty_first_request_in_a_minute_gets_429(signed_in_limited_client):
+    responses = [signed_in_limited_client.get(URL) for _ in range(61)]
 
     assert [r.status_code for r in responses[:60]] == [200] * 60
     refused = responses[60]
@@ -44,8 +45,8 @@ def test_sixty_first_request_in_a_minute_gets_429(signed_in_client):
     assert refused.headers["X-Correlation-Id"]
 
 
-def test_rate_limit_headers_count_down_on_every_response(signed_in_client):
-    first, second = signed_in_client.get(URL), signed_in_client.get(URL)
+def test_rate_limit_headers_count_down_on_every_response(signed_in_limited_client):
+    first, second = signed_in_limited_client.get(URL), signed_in_limited_client.get(URL)
 
     assert first.headers["X-RateLimit-Limit"] == "60"
     assert first.headers["X-RateLimit-Remaining"] == "59"

@@ -43,14 +43,17 @@ def refresh(client, provider: str, account_id: str):
 
 
 def test_tiktok_refreshes_twice_in_a_row_keeping_the_newest_refresh_token(
-    creator, standins, provider_app
+    signed_in_client, standins, provider_app
 ):
-    connect_via_oauth(creator, "tiktok")
+    connect_via_oauth(signed_in_client, "tiktok")
     account = standins.tiktok.account_id
     first_refresh_token = row(provider_app, "tiktok").refresh_token
     set_expiry(provider_app, "tiktok", -timedelta(minutes=5))
 
-    one, two = refresh(creator, "tiktok", account), refresh(creator, "tiktok", account)
+    one, two = (
+        refresh(signed_in_client, "tiktok", account),
+        refresh(signed_in_client, "tiktok", account),
+    )
 
     assert (one.status_code, two.status_code) == (200, 200)
     item = two.get_json()["data"]["integration"]
@@ -67,19 +70,21 @@ def test_tiktok_refreshes_twice_in_a_row_keeping_the_newest_refresh_token(
     assert sent[0] == first_refresh_token and sent[1] != first_refresh_token
 
 
-def test_an_empty_refresh_token_never_replaces_the_stored_one(creator, standins, provider_app):
-    connect_via_oauth(creator, "tiktok")
+def test_an_empty_refresh_token_never_replaces_the_stored_one(
+    signed_in_client, standins, provider_app
+):
+    connect_via_oauth(signed_in_client, "tiktok")
     standins.tiktok.refresh_token_mode = "empty"
     kept = row(provider_app, "tiktok").refresh_token
 
-    assert refresh(creator, "tiktok", standins.tiktok.account_id).status_code == 200
+    assert refresh(signed_in_client, "tiktok", standins.tiktok.account_id).status_code == 200
 
     assert row(provider_app, "tiktok").refresh_token == kept
 
 
-def test_expiry_comes_from_the_providers_expires_in(creator, standins, provider_app):
+def test_expiry_comes_from_the_providers_expires_in(signed_in_client, standins, provider_app):
     standins.tiktok.access_lifetime = 1234
-    connect_via_oauth(creator, "tiktok")
+    connect_via_oauth(signed_in_client, "tiktok")
 
     stored = row(provider_app, "tiktok")
 
@@ -88,34 +93,37 @@ def test_expiry_comes_from_the_providers_expires_in(creator, standins, provider_
 
 @pytest.mark.parametrize("provider", ["tiktok", "reddit"])
 def test_revoked_grant_gets_409_and_keeps_the_integration(
-    creator, standins, provider_app, provider
+    signed_in_client, standins, provider_app, provider
 ):
-    connect_via_oauth(creator, provider)
+    connect_via_oauth(signed_in_client, provider)
     standins[provider].revoke_all()
 
-    response = refresh(creator, provider, standins[provider].account_id)
+    response = refresh(signed_in_client, provider, standins[provider].account_id)
 
     assert response.status_code == 409
     assert response.get_json()["error"]["code"] == "REAUTH_REQUIRED"
     assert row(provider_app, provider).last_refresh_error == "reauth_required"
-    assert len(creator.get("/api/integrations/status").get_json()["data"]["integrations"]) == 1
+    assert (
+        len(signed_in_client.get("/api/integrations/status").get_json()["data"]["integrations"])
+        == 1
+    )
 
 
-def test_expired_instagram_token_needs_reconnecting(creator, standins, provider_app):
-    connect_via_oauth(creator, "instagram")
+def test_expired_instagram_token_needs_reconnecting(signed_in_client, standins, provider_app):
+    connect_via_oauth(signed_in_client, "instagram")
     set_expiry(provider_app, "instagram", -timedelta(hours=1))
 
-    response = refresh(creator, "instagram", standins.instagram.account_id)
+    response = refresh(signed_in_client, "instagram", standins.instagram.account_id)
 
     assert response.status_code == 409
     assert standins.instagram.requests_to("/refresh_access_token") == []
 
 
-def test_instagram_refresh_uses_ig_refresh_token(creator, standins, provider_app):
-    connect_via_oauth(creator, "instagram")
+def test_instagram_refresh_uses_ig_refresh_token(signed_in_client, standins, provider_app):
+    connect_via_oauth(signed_in_client, "instagram")
     old = row(provider_app, "instagram").access_token
 
-    response = refresh(creator, "instagram", standins.instagram.account_id)
+    response = refresh(signed_in_client, "instagram", standins.instagram.account_id)
 
     assert response.status_code == 200
     [call] = standins.instagram.requests_to("/refresh_access_token")
@@ -124,13 +132,13 @@ def test_instagram_refresh_uses_ig_refresh_token(creator, standins, provider_app
 
 
 def test_provider_5xx_after_retries_gets_502_and_loses_nothing(
-    creator, standins, provider_app, provider_waits
+    signed_in_client, standins, provider_app, provider_waits
 ):
-    connect_via_oauth(creator, "reddit")
+    connect_via_oauth(signed_in_client, "reddit")
     before = row(provider_app, "reddit")
     standins.reddit.fail_next("/api/v1/access_token", 503, times=3)
 
-    response = refresh(creator, "reddit", standins.reddit.account_id)
+    response = refresh(signed_in_client, "reddit", standins.reddit.account_id)
 
     assert response.status_code == 502
     assert response.get_json()["error"]["code"] == "PROVIDER_UNAVAILABLE"
@@ -141,11 +149,11 @@ def test_provider_5xx_after_retries_gets_502_and_loses_nothing(
     assert provider_waits == [0.25, 0.5]  # exponential backoff between the three attempts
 
 
-def test_provider_429_is_retried_after_its_retry_after(creator, standins, provider_waits):
-    connect_via_oauth(creator, "tiktok")
+def test_provider_429_is_retried_after_its_retry_after(signed_in_client, standins, provider_waits):
+    connect_via_oauth(signed_in_client, "tiktok")
     standins.tiktok.fail_next("/v2/oauth/token/", 429, headers={"Retry-After": "1"})
 
-    response = refresh(creator, "tiktok", standins.tiktok.account_id)
+    response = refresh(signed_in_client, "tiktok", standins.tiktok.account_id)
 
     assert response.status_code == 200
     assert provider_waits == [1.0]
@@ -153,9 +161,9 @@ def test_provider_429_is_retried_after_its_retry_after(creator, standins, provid
 
 @pytest.mark.parametrize("fault", ["hang", "reset"])
 def test_token_post_is_never_resent_once_it_may_have_reached_the_provider(
-    creator, standins, provider_app, fault
+    signed_in_client, standins, provider_app, fault
 ):
-    connect_via_oauth(creator, "tiktok")
+    connect_via_oauth(signed_in_client, "tiktok")
     before = row(provider_app, "tiktok")
     standins.tiktok.clear_requests()
     if fault == "hang":
@@ -164,7 +172,7 @@ def test_token_post_is_never_resent_once_it_may_have_reached_the_provider(
         standins.tiktok.reset_next("/v2/oauth/token/", times=3)
     started = time.monotonic()
 
-    response = refresh(creator, "tiktok", standins.tiktok.account_id)
+    response = refresh(signed_in_client, "tiktok", standins.tiktok.account_id)
 
     assert response.status_code == 502
     assert response.get_json()["error"]["code"] == "PROVIDER_UNAVAILABLE"
@@ -174,22 +182,22 @@ def test_token_post_is_never_resent_once_it_may_have_reached_the_provider(
     assert row(provider_app, "tiktok").refresh_token == before.refresh_token
 
 
-def test_api_key_integrations_have_nothing_to_refresh(creator):
-    creator.post(
+def test_api_key_integrations_have_nothing_to_refresh(signed_in_client):
+    signed_in_client.post(
         "/api/integrations/connect/onlyfans",
         json={"accountId": "of1", "accountName": "OF", "apiKey": "ofapi_0123456789abcdef"},
     )
 
-    response = refresh(creator, "onlyfans", "of1")
+    response = refresh(signed_in_client, "onlyfans", "of1")
 
     assert response.status_code == 200
     assert response.get_json()["data"]["integration"]["expiresAt"] is None
 
 
 def test_other_users_account_and_missing_account_get_the_same_404(
-    creator, standins, provider_app, add_user, db_session_cookie
+    signed_in_client, standins, provider_app, add_user, db_session_cookie
 ):
-    connect_via_oauth(creator, "tiktok")
+    connect_via_oauth(signed_in_client, "tiktok")
     add_user(2)
     other = provider_app.test_client()
     other.set_cookie("next-auth.session-token", db_session_cookie(2))
@@ -213,11 +221,13 @@ def test_other_users_account_and_missing_account_get_the_same_404(
     assert row(provider_app, "tiktok").user_id == 1
 
 
-def test_disconnect_revokes_at_tiktok_and_deletes(creator, standins, provider_app):
-    connect_via_oauth(creator, "tiktok")
+def test_disconnect_revokes_at_tiktok_and_deletes(signed_in_client, standins, provider_app):
+    connect_via_oauth(signed_in_client, "tiktok")
     access = row(provider_app, "tiktok").access_token
 
-    response = creator.delete(f"/api/integrations/disconnect/tiktok/{standins.tiktok.account_id}")
+    response = signed_in_client.delete(
+        f"/api/integrations/disconnect/tiktok/{standins.tiktok.account_id}"
+    )
 
     assert response.status_code == 200
     assert response.get_json()["data"]["disconnected"] == {
@@ -227,28 +237,30 @@ def test_disconnect_revokes_at_tiktok_and_deletes(creator, standins, provider_ap
     [revoke] = standins.tiktok.requests_to("/v2/oauth/revoke/")
     assert revoke.form["token"] == access
     assert standins.tiktok.token_state(access) == "revoked"
-    assert creator.get("/api/integrations/status").get_json()["data"]["integrations"] == []
+    assert signed_in_client.get("/api/integrations/status").get_json()["data"]["integrations"] == []
 
 
-def test_disconnect_revokes_the_reddit_refresh_token(creator, standins, provider_app):
-    connect_via_oauth(creator, "reddit")
+def test_disconnect_revokes_the_reddit_refresh_token(signed_in_client, standins, provider_app):
+    connect_via_oauth(signed_in_client, "reddit")
     refresh_token = row(provider_app, "reddit").refresh_token
 
-    creator.delete(f"/api/integrations/disconnect/reddit/{standins.reddit.account_id}")
+    signed_in_client.delete(f"/api/integrations/disconnect/reddit/{standins.reddit.account_id}")
 
     [revoke] = standins.reddit.requests_to("/api/v1/revoke_token")
     assert revoke.form == {"token": refresh_token, "token_type_hint": "refresh_token"}
     assert revoke.basic_auth == (standins.reddit.client_id, standins.reddit.client_secret)
 
 
-def test_disconnect_deletes_even_when_revocation_fails(creator, standins):
-    connect_via_oauth(creator, "tiktok")
+def test_disconnect_deletes_even_when_revocation_fails(signed_in_client, standins):
+    connect_via_oauth(signed_in_client, "tiktok")
     standins.tiktok.fail_next("/v2/oauth/revoke/", 500, times=3)
 
-    response = creator.delete(f"/api/integrations/disconnect/tiktok/{standins.tiktok.account_id}")
+    response = signed_in_client.delete(
+        f"/api/integrations/disconnect/tiktok/{standins.tiktok.account_id}"
+    )
 
     assert response.status_code == 200
-    assert creator.get("/api/integrations/status").get_json()["data"]["integrations"] == []
+    assert signed_in_client.get("/api/integrations/status").get_json()["data"]["integrations"] == []
 
 
 def run_refresh_due(app, *args: str) -> str:
@@ -258,10 +270,10 @@ def run_refresh_due(app, *args: str) -> str:
 
 
 def test_refresh_due_refreshes_what_expires_soon_and_leaves_the_rest(
-    creator, standins, provider_app
+    signed_in_client, standins, provider_app
 ):
     for provider in ("tiktok", "reddit", "instagram"):
-        connect_via_oauth(creator, provider)
+        connect_via_oauth(signed_in_client, provider)
     set_expiry(provider_app, "tiktok", timedelta(minutes=10))
     set_expiry(provider_app, "reddit", timedelta(hours=2))
     set_expiry(provider_app, "instagram", timedelta(days=30))
@@ -310,8 +322,8 @@ def test_refresh_due_backs_off_and_finally_leaves_it_for_the_creator(
     assert row(app, "reddit").refresh_failures == 2
 
 
-def test_refresh_due_marks_a_dead_grant_at_once(creator, standins, provider_app):
-    connect_via_oauth(creator, "tiktok")
+def test_refresh_due_marks_a_dead_grant_at_once(signed_in_client, standins, provider_app):
+    connect_via_oauth(signed_in_client, "tiktok")
     set_expiry(provider_app, "tiktok", timedelta(minutes=5))
     standins.tiktok.revoke_all()
 
@@ -320,12 +332,12 @@ def test_refresh_due_marks_a_dead_grant_at_once(creator, standins, provider_app)
     assert row(provider_app, "tiktok").last_refresh_error == "reauth_required"
 
 
-def test_reconnecting_clears_the_refresh_failures(creator, standins, provider_app):
-    connect_via_oauth(creator, "tiktok")
+def test_reconnecting_clears_the_refresh_failures(signed_in_client, standins, provider_app):
+    connect_via_oauth(signed_in_client, "tiktok")
     standins.tiktok.revoke_all()
-    refresh(creator, "tiktok", standins.tiktok.account_id)
+    refresh(signed_in_client, "tiktok", standins.tiktok.account_id)
 
-    connect_via_oauth(creator, "tiktok")
+    connect_via_oauth(signed_in_client, "tiktok")
 
     stored = row(provider_app, "tiktok")
     assert (stored.refresh_failures, stored.last_refresh_error) == (0, None)

@@ -100,12 +100,12 @@ def database_dump(database_url: str) -> str:
     return result.stdout
 
 
-def test_database_dump_holds_no_token_in_clear_text(creator, provider_app, database_url):
+def test_database_dump_holds_no_token_in_clear_text(signed_in_client, provider_app, database_url):
     from .conftest import connect_via_oauth
 
     for provider in ("instagram", "tiktok", "reddit"):
-        connect_via_oauth(creator, provider)
-    creator.post(
+        connect_via_oauth(signed_in_client, provider)
+    signed_in_client.post(
         "/api/integrations/connect/onlyfans",
         json={"accountId": "of1", "accountName": "OF", "apiKey": "ofapi_secret_0123456789"},
     )

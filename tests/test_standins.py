@@ -9,7 +9,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -68,13 +67,6 @@ def call(
 
 def basic(user: str, password: str) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
-
-
-@pytest.fixture
-def standins() -> Iterator[ProviderStandIns]:
-    with ProviderStandIns() as running:
-        yield running
-    assert [error for s in running.all for error in s.internal_errors] == []
 
 
 # Instagram ----------------------------------------------------------------------------------

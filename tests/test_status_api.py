@@ -50,14 +50,15 @@ def contract_rows(now: datetime) -> list[dict]:
 
 
 @pytest.fixture
-def signed_in(client, add_user, db_session_cookie):
+def signed_in_at(client, add_user, db_session_cookie):
+    """Signs `client` in as user 1 with the contract rows; returns when the rows were made."""
     now = utcnow().replace(microsecond=0)
     add_user(1, contract_rows(now))
     client.set_cookie("next-auth.session-token", db_session_cookie(1))
     return now
 
 
-def test_signed_in_creator_gets_integrations_in_contract_shape(client, signed_in):
+def test_signed_in_creator_gets_integrations_in_contract_shape(client, signed_in_at):
     response = client.get("/api/integrations/status")
 
     assert response.status_code == 200
@@ -66,7 +67,7 @@ def test_signed_in_creator_gets_integrations_in_contract_shape(client, signed_in
     assert list(body) == ["success", "data", "duration"]
     assert body["success"] is True
     assert isinstance(body["duration"], int) and body["duration"] >= 0
-    expires = signed_in + timedelta(days=30)
+    expires = signed_in_at + timedelta(days=30)
     assert body["data"]["integrations"] == [
         {
             "id": 1,
@@ -112,7 +113,7 @@ def test_signed_in_creator_gets_integrations_in_contract_shape(client, signed_in
     ]
 
 
-def test_no_secret_reaches_the_response(client, signed_in):
+def test_no_secret_reaches_the_response(client, signed_in_at):
     raw = client.get("/api/integrations/status").get_data(as_text=True)
 
     for secret in ("IGQVJ-secret", "act.secret", "rft.secret", "of-secret-api-key", "Token"):
@@ -306,7 +307,7 @@ def test_secure_and_authjs_cookie_names_are_accepted(client, add_user, db_sessio
         assert client.get("/api/integrations/status").status_code == 200, name
 
 
-def test_every_response_carries_the_contract_headers(client, signed_in):
+def test_every_response_carries_the_contract_headers(client, signed_in_at):
     responses = [
         client.get("/api/integrations/status"),
         client.get("/api/nothing-here"),
@@ -358,13 +359,13 @@ def test_malformed_correlation_id_is_replaced(client, incoming):
     assert str(uuid.UUID(outgoing)) == outgoing
 
 
-def test_duration_in_body_matches_header(client, signed_in):
+def test_duration_in_body_matches_header(client, signed_in_at):
     response = client.get("/api/integrations/status")
 
     assert response.get_json()["duration"] == int(response.headers["X-Duration-Ms"])
 
 
-def test_one_json_log_line_per_request_without_secrets(client, signed_in, logs):
+def test_one_json_log_line_per_request_without_secrets(client, signed_in_at, logs):
     token = client.get_cookie("next-auth.session-token").value
     response = client.get(
         "/api/integrations/status", headers={"X-Correlation-Id": str(uuid.uuid4())}

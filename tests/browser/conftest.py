@@ -24,6 +24,7 @@ from ..conftest import (
     TEST_DATABASE_URL,
     TEST_REDIS_URL,
     fresh_postgres_schema,
+    running_standins,
     service_env,
 )
 from ..standins import ProviderStandIns
@@ -54,8 +55,9 @@ def browser_requirements() -> None:
 
 
 @pytest.fixture(scope="package")
-def standins(browser_requirements: None) -> Iterator[ProviderStandIns]:
-    with ProviderStandIns() as running:
+def server_standins(browser_requirements: None) -> Iterator[ProviderStandIns]:
+    """The stand-ins the package's one server talks to: started once, after the check above."""
+    with running_standins() as running:
         yield running
 
 
@@ -76,7 +78,7 @@ def server_port() -> int:
 
 @pytest.fixture(scope="package")
 def app_env(
-    server_database_url: str, standins: ProviderStandIns, server_port: int
+    server_database_url: str, server_standins: ProviderStandIns, server_port: int
 ) -> dict[str, str]:
     base_url = f"http://127.0.0.1:{server_port}"
     return service_env(
@@ -84,7 +86,7 @@ def app_env(
         NEXTAUTH_SESSION_STRATEGY="database",
         RATELIMIT_STORAGE_URI=TEST_REDIS_URL or "memory://",
         PUBLIC_BASE_URL=base_url,
-        **standins.settings(),
+        **server_standins.settings(),
     )
 
 

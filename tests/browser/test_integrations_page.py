@@ -69,9 +69,9 @@ def test_list_shows_one_card_per_integration_with_status_and_expiry(page: Page, 
 
 
 def test_reconnect_refreshes_an_expired_card_in_place_without_a_reload(
-    page: Page, creator: Creator, standins: ProviderStandIns
+    page: Page, creator: Creator, server_standins: ProviderStandIns
 ):
-    connect_through_provider(page, standins.tiktok, "TikTok")
+    connect_through_provider(page, server_standins.tiktok, "TikTok")
     [connected] = creator.integrations()
     expect(page.locator(CARDS)).to_have_count(1)
     expect(page.locator(f"#integration-{connected.id} .badge")).to_have_text("✓ Connected")
@@ -81,7 +81,7 @@ def test_reconnect_refreshes_an_expired_card_in_place_without_a_reload(
     expect(card.locator(".badge")).to_have_text("! Expired")
     mark_document(page)
     url = page.url
-    standins.tiktok.clear_requests()
+    server_standins.tiktok.clear_requests()
 
     card.get_by_role("button", name="Reconnect TikTok account @tiktok_creator").click()
 
@@ -90,21 +90,21 @@ def test_reconnect_refreshes_an_expired_card_in_place_without_a_reload(
     expect(page.locator("#messages")).to_contain_text("TikTok is reconnected.")
     expect(card.get_by_role("heading")).to_be_focused()
     assert same_document(page) and page.url == url
-    assert [r.form.get("grant_type") for r in standins.tiktok.requests] == ["refresh_token"]
+    assert [r.form.get("grant_type") for r in server_standins.tiktok.requests] == ["refresh_token"]
     [refreshed] = creator.integrations()
     assert refreshed.id == connected.id
     assert refreshed.refresh_token != connected.refresh_token  # TikTok rotates refresh tokens
 
 
 def test_reconnect_with_a_dead_grant_goes_through_the_provider_and_back(
-    page: Page, creator: Creator, standins: ProviderStandIns
+    page: Page, creator: Creator, server_standins: ProviderStandIns
 ):
-    connect_through_provider(page, standins.reddit, "Reddit")
+    connect_through_provider(page, server_standins.reddit, "Reddit")
     [connected] = creator.integrations()
-    standins.reddit.revoke_all()  # the creator removed our app at Reddit
+    server_standins.reddit.revoke_all()  # the creator removed our app at Reddit
     creator.expire("reddit")
     page.reload()
-    standins.reddit.clear_requests()
+    server_standins.reddit.clear_requests()
 
     page.get_by_role("button", name="Reconnect Reddit account").click()
 
@@ -113,7 +113,8 @@ def test_reconnect_with_a_dead_grant_goes_through_the_provider_and_back(
     expect(card.locator(".badge")).to_have_text("✓ Connected")
     expect(page.locator(CARDS)).to_have_count(1)
     seen = [
-        (r.method, r.path, r.form.get("grant_type"), r.status) for r in standins.reddit.requests
+        (r.method, r.path, r.form.get("grant_type"), r.status)
+        for r in server_standins.reddit.requests
     ]
     assert seen[0] == ("POST", "/api/v1/access_token", "refresh_token", 400)  # invalid_grant
     assert ("GET", "/api/v1/authorize", None, 302) in seen  # the creator's browser at Reddit

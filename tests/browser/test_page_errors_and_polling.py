@@ -35,14 +35,14 @@ def csrf_token(page: Page) -> str:
 
 
 def test_provider_down_on_reconnect_shows_a_readable_message(
-    page: Page, creator: Creator, standins: ProviderStandIns, console: Console
+    page: Page, creator: Creator, server_standins: ProviderStandIns, console: Console
 ):
     console.expect_failed_responses(502)
     card_id = creator.add(
         "tiktok", "@tiktok_creator", expires_in=-timedelta(hours=1), refresh_token="rft.x"
     )
-    standins.tiktok.clear_requests()
-    standins.tiktok.fail_next(TIKTOK_TOKEN, 503, times=PROVIDER_ATTEMPTS)
+    server_standins.tiktok.clear_requests()
+    server_standins.tiktok.fail_next(TIKTOK_TOKEN, 503, times=PROVIDER_ATTEMPTS)
     page.goto("/integrations")
 
     page.get_by_role("button", name="Reconnect TikTok account @tiktok_creator").click()
@@ -51,7 +51,7 @@ def test_provider_down_on_reconnect_shows_a_readable_message(
         page, "TikTok is not responding right now. Please try again in a few minutes."
     )
     expect(page.locator(f"#integration-{card_id} .badge")).to_have_text("! Expired")
-    faults = [r.fault for r in standins.tiktok.requests_to(TIKTOK_TOKEN)]
+    faults = [r.fault for r in server_standins.tiktok.requests_to(TIKTOK_TOKEN)]
     assert faults == ["fail 503"] * PROVIDER_ATTEMPTS  # every injected fault was used up
 
 
