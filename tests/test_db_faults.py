@@ -158,12 +158,20 @@ def retry_delays(records: list[dict[str, Any]]) -> list[int]:
     return [r["delayMs"] for r in records if r["message"] == RETRYING]
 
 
+def record_retry_waits(app: Flask) -> list[float]:
+    """The app's waits between database retries, recorded instead of slept (seconds)."""
+    waits: list[float] = []
+    app.extensions["db_retry_sleep"] = waits.append
+    return waits
+
+
 def account_ids(response: TestResponse) -> list[str]:
     return [item["accountId"] for item in response.get_json()["data"]["integrations"]]
 
 
 @pytest.mark.parametrize("strategy", ["jwt", "database"])
 def test_refused_database_gets_500_after_backing_off_100_200_400_ms(build_app, db_log, strategy):
+    """The waits really pass here (and count in `duration`); other tests record them instead."""
     app = build_app(
         f"postgresql://postgres@127.0.0.1:{closed_port()}/test",
         NEXTAUTH_SESSION_STRATEGY=strategy,
@@ -216,6 +224,7 @@ def test_query_error_is_not_retried(app, client, add_user, db_session_cookie, db
 def test_dropped_connection_is_retried_once_and_answers_200(build_app, pg_schema, db_log, strategy):
     name = f"faults_{uuid.uuid4().hex[:12]}"
     app = build_app(f"{pg_schema}&application_name={name}", NEXTAUTH_SESSION_STRATEGY=strategy)
+    waits = record_retry_waits(app)
     cookie = cookie_for(strategy, 7, migrate_and_seed(app, 7, ["a", "b"]))
     assert timed_get(app, cookie)[0].status_code == 200
 
@@ -239,6 +248,7 @@ def test_dropped_connection_is_retried_once_and_answers_200(build_app, pg_schema
     assert response.status_code == 200
     assert account_ids(response) == ["a", "b"]
     assert retry_delays(db_log) == [100]
+    assert waits == [0.1]
 
 
 @needs_postgres
@@ -251,6 +261,7 @@ def test_app_recovers_without_restart_when_the_database_comes_back(
     link = stand_in("hang_up", upstream=(real.hostname or "127.0.0.1", real.port or 5432))
     token = migrate_and_seed(build_app(pg_schema), 3, ["x"])
     app = build_app(at_port(pg_schema, link.port))
+    waits = record_retry_waits(app)
 
     down, elapsed = timed_get(app, token)
     assert_failed_to_fetch(down)
@@ -269,3 +280,4 @@ def test_app_recovers_without_restart_when_the_database_comes_back(
     assert again.status_code == 200
     assert account_ids(again) == ["x"]
     assert retry_delays(db_log) == [100, 200, 400] * 2
+    assert waits == [0.1, 0.2, 0.4] * 2

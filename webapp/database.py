@@ -67,7 +67,7 @@ def run_with_retry(work: Callable[[], T], *, failure_message: str) -> T:
                 "database connection failed, retrying",
                 extra={"fields": {"attempt": attempt + 1, "delayMs": int(delays[attempt] * 1000)}},
             )
-            time.sleep(delays[attempt])
+            current_app.extensions["db_retry_sleep"](delays[attempt])
     raise AssertionError("unreachable")
 
 
@@ -200,6 +200,7 @@ def _ready_before(fileno: int, wait: int, deadline: float) -> bool:
 
 def init_app(app: Flask) -> None:
     """PostgreSQL connects through BoundedConnection; SQLite enforces foreign keys like it."""
+    app.extensions["db_retry_sleep"] = time.sleep  # the one wait between retries; tests record it
     with app.app_context():
         engine = db.engine
     if engine.dialect.name == "sqlite":
