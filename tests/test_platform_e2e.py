@@ -15,12 +15,12 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
 
 from .browser.harness import Console
+from .conftest import running_standins
 from .deploy_support.e2e import PASSWORD, Platform, platform_env, seeded_service
 from .deploy_support.nextjs import APP, NEXT, NextApp, build
 from .deploy_support.servers import Gunicorn, Nginx, free_port
 from .deploy_support.stack import edge_ports, require_deployment
 from .deploy_support.tls import make_certificate
-from .standins import ProviderStandIns
 from .support.chromium import CHROMIUM, CHROMIUM_ARGS, chromium_need
 from .support.processes import ROOT
 from .support.requirements import require
@@ -44,7 +44,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     https = free_port()
     origin = f"https://127.0.0.1:{https}"
     with ExitStack() as running:
-        standins = running.enter_context(ProviderStandIns())
+        standins = running.enter_context(running_standins())
         service = running.enter_context(seeded_service(origin, standins))
         gunicorn = Gunicorn.start("service", service.env, directory)
         running.callback(gunicorn.stop)
