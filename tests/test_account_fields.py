@@ -29,7 +29,8 @@ def app(make_app):
 
 
 @pytest.fixture
-def creator(client, add_user, db_session_cookie):
+def signed_in_unlimited_client(client, add_user, db_session_cookie):
+    """The test client of this module's app (no effective rate limit), signed in as user 1."""
     client.set_cookie("next-auth.session-token", db_session_cookie(add_user(1)))
     return client
 
@@ -63,8 +64,8 @@ def refused_fields(response) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("account_id", [".", ".."])
-def test_an_id_a_browser_resolves_in_a_path_is_refused(app, creator, account_id):
-    response = creator.post(CONNECT, json=body(accountId=account_id))
+def test_an_id_a_browser_resolves_in_a_path_is_refused(app, signed_in_unlimited_client, account_id):
+    response = signed_in_unlimited_client.post(CONNECT, json=body(accountId=account_id))
 
     fields = refused_fields(response)
     assert list(fields) == ["accountId"]
@@ -86,28 +87,32 @@ def as_a_browser(url: str) -> str:
     return urlsplit(urljoin(BASE, html.unescape(url))).path
 
 
-def test_every_accepted_id_is_disconnected_from_the_page_s_own_urls(app, creator):
-    token = csrf(creator)
+def test_every_accepted_id_is_disconnected_from_the_page_s_own_urls(
+    app, signed_in_unlimited_client
+):
+    token = csrf(signed_in_unlimited_client)
     refused = []
     for account_id in short_ids():
         for way in ("form", "htmx", "api"):
-            response = creator.post(CONNECT, json=body(accountId=account_id))
+            response = signed_in_unlimited_client.post(CONNECT, json=body(accountId=account_id))
             if response.status_code == 400:
                 refused.append(account_id)
                 break
             assert response.status_code == 201, account_id
-            page = creator.get("/integrations").get_data(as_text=True)
+            page = signed_in_unlimited_client.get("/integrations").get_data(as_text=True)
             [(action, hx_delete)] = re.findall(r'action="([^"]*)"\s+hx-delete="([^"]*)"', page)
             if way == "form":
-                answer = creator.post(as_a_browser(action), data={"csrf_token": token})
+                answer = signed_in_unlimited_client.post(
+                    as_a_browser(action), data={"csrf_token": token}
+                )
                 assert answer.headers["Location"] == "/integrations?disconnected=onlyfans"
             elif way == "htmx":
                 headers = {"HX-Request": "true", "X-CSRF-Token": token}
-                answer = creator.delete(as_a_browser(hx_delete), headers=headers)
+                answer = signed_in_unlimited_client.delete(as_a_browser(hx_delete), headers=headers)
                 assert answer.status_code == 200
             else:
                 url = f"/api/integrations/disconnect/onlyfans/{quote(account_id)}"
-                answer = creator.delete(as_a_browser(url))
+                answer = signed_in_unlimited_client.delete(as_a_browser(url))
                 assert answer.get_json()["data"]["disconnected"]["accountId"] == account_id
             assert stored(app) == [], (account_id, way)
 
@@ -138,8 +143,10 @@ REFUSED_NAMES = {
 
 
 @pytest.mark.parametrize("name", REFUSED_NAMES.values(), ids=REFUSED_NAMES.keys())
-def test_a_name_with_a_character_of_a_refused_category_is_refused(app, creator, name):
-    response = creator.post(CONNECT, json=body(accountName=name))
+def test_a_name_with_a_character_of_a_refused_category_is_refused(
+    app, signed_in_unlimited_client, name
+):
+    response = signed_in_unlimited_client.post(CONNECT, json=body(accountName=name))
 
     assert list(refused_fields(response)) == ["accountName"]
     assert stored(app) == []
@@ -172,16 +179,20 @@ KEPT_NAMES = [
 ]
 
 
-def test_names_creators_use_are_kept_as_typed(app, creator):
+def test_names_creators_use_are_kept_as_typed(app, signed_in_unlimited_client):
     for name in KEPT_NAMES:
-        response = creator.post(CONNECT, json=body(accountName=f"  {name}\u3000\n"))
+        response = signed_in_unlimited_client.post(
+            CONNECT, json=body(accountName=f"  {name}\u3000\n")
+        )
         assert response.status_code in (200, 201), name
         assert response.get_json()["data"]["integration"]["accountName"] == name
         assert stored(app) == [("fans", name)]
-        assert name in creator.get("/integrations").get_data(as_text=True)
+        assert name in signed_in_unlimited_client.get("/integrations").get_data(as_text=True)
 
 
-def test_every_emoji_this_unicode_version_knows_is_kept_but_tag_sequences(app, creator):
+def test_every_emoji_this_unicode_version_knows_is_kept_but_tag_sequences(
+    app, signed_in_unlimited_client
+):
     known = [e for e in emoji.EMOJI_DATA if "Cn" not in map(unicodedata.category, e)]
     tagged = [e for e in known if any(ord(char) in TAGS for char in e)]
     batches = [""]
@@ -190,8 +201,12 @@ def test_every_emoji_this_unicode_version_knows_is_kept_but_tag_sequences(app, c
             batches.append("")
         batches[-1] += sequence  # no sequence starts or ends with a joiner: they stay apart
 
-    kept = [creator.post(CONNECT, json=body(accountName=batch)) for batch in batches]
-    refused = [creator.post(CONNECT, json=body(accountName=f"Fans {e}")) for e in tagged]
+    kept = [
+        signed_in_unlimited_client.post(CONNECT, json=body(accountName=batch)) for batch in batches
+    ]
+    refused = [
+        signed_in_unlimited_client.post(CONNECT, json=body(accountName=f"Fans {e}")) for e in tagged
+    ]
 
     assert len(known) - len(tagged) > 4000
     assert [r.get_json()["data"]["integration"]["accountName"] for r in kept] == batches
@@ -210,8 +225,8 @@ def test_every_emoji_this_unicode_version_knows_is_kept_but_tag_sequences(app, c
         ({}, ["accountId", "accountName", "apiKey"]),
     ],
 )
-def test_every_bad_field_is_reported_at_once(app, creator, fields, bad):
-    response = creator.post(CONNECT, json=fields)
+def test_every_bad_field_is_reported_at_once(app, signed_in_unlimited_client, fields, bad):
+    response = signed_in_unlimited_client.post(CONNECT, json=fields)
 
     refused = refused_fields(response)
     assert list(refused) == bad

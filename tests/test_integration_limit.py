@@ -44,7 +44,7 @@ def capped_app(make_app, standins):
 
 
 @pytest.fixture
-def creator(capped_app, add_user, db_session_cookie):
+def client_with_room_for_one(capped_app, add_user, db_session_cookie):
     """User 1, signed in, with room for one more integration."""
     add_user(1)
     client = capped_app.test_client()
@@ -54,10 +54,10 @@ def creator(capped_app, add_user, db_session_cookie):
     return client
 
 
-def test_connecting_past_the_cap_is_409_and_adds_nothing(capped_app, creator):
-    assert creator.post(CONNECT, json=fans("of3")).status_code == 201
+def test_connecting_past_the_cap_is_409_and_adds_nothing(capped_app, client_with_room_for_one):
+    assert client_with_room_for_one.post(CONNECT, json=fans("of3")).status_code == 201
 
-    refused = creator.post(CONNECT, json=fans("of4"))
+    refused = client_with_room_for_one.post(CONNECT, json=fans("of4"))
 
     assert refused.status_code == 409
     error = refused.get_json()["error"]
@@ -67,12 +67,16 @@ def test_connecting_past_the_cap_is_409_and_adds_nothing(capped_app, creator):
     assert count(capped_app) == CAP
 
 
-def test_reconnecting_at_the_cap_goes_through_and_disconnecting_makes_room(capped_app, creator):
-    creator.post(CONNECT, json=fans("of3"))
+def test_reconnecting_at_the_cap_goes_through_and_disconnecting_makes_room(
+    capped_app, client_with_room_for_one
+):
+    client_with_room_for_one.post(CONNECT, json=fans("of3"))
 
-    updated = creator.post(CONNECT, json=fans("of1", api_key="of_live_new_key_0123456789"))
-    disconnected = creator.delete("/api/integrations/disconnect/onlyfans/of2")
-    added = creator.post(CONNECT, json=fans("of4"))
+    updated = client_with_room_for_one.post(
+        CONNECT, json=fans("of1", api_key="of_live_new_key_0123456789")
+    )
+    disconnected = client_with_room_for_one.delete("/api/integrations/disconnect/onlyfans/of2")
+    added = client_with_room_for_one.post(CONNECT, json=fans("of4"))
 
     assert (updated.status_code, disconnected.status_code, added.status_code) == (200, 200, 201)
     with capped_app.app_context():
@@ -84,36 +88,40 @@ def test_reconnecting_at_the_cap_goes_through_and_disconnecting_makes_room(cappe
     ]
 
 
-def test_oauth_connect_at_the_cap_is_refused_before_the_provider(capped_app, creator, standins):
-    creator.post(CONNECT, json=fans("of3"))
+def test_oauth_connect_at_the_cap_is_refused_before_the_provider(
+    capped_app, client_with_room_for_one, standins
+):
+    client_with_room_for_one.post(CONNECT, json=fans("of3"))
 
-    refused = creator.post("/api/integrations/connect/reddit")
+    refused = client_with_room_for_one.post("/api/integrations/connect/reddit")
 
     assert refused.status_code == 409
     assert refused.get_json()["error"]["code"] == "INTEGRATION_LIMIT_REACHED"
     assert count(capped_app, OAuthState) == 0
 
 
-def test_oauth_callback_refuses_once_the_cap_filled_meanwhile(capped_app, creator):
-    started = creator.post("/api/integrations/connect/reddit")
+def test_oauth_callback_refuses_once_the_cap_filled_meanwhile(capped_app, client_with_room_for_one):
+    started = client_with_room_for_one.post("/api/integrations/connect/reddit")
     back = urlsplit(authorize_redirect(started.get_json()["data"]["authorizationUrl"]))
-    creator.post(CONNECT, json=fans("of3"))  # another tab takes the last place
+    client_with_room_for_one.post(CONNECT, json=fans("of3"))  # another tab takes the last place
 
-    landed = creator.get(f"{back.path}?{back.query}")
+    landed = client_with_room_for_one.get(f"{back.path}?{back.query}")
 
     assert landed.status_code == 303
     assert landed.headers["Location"] == "/integrations?error=integration_limit&provider=reddit"
-    page = creator.get(landed.headers["Location"]).get_data(as_text=True)
+    page = client_with_room_for_one.get(landed.headers["Location"]).get_data(as_text=True)
     assert "You have connected as many accounts as you can." in page
     assert count(capped_app) == CAP
 
 
-def test_a_grant_refused_at_the_cap_is_revoked_at_the_provider(capped_app, creator, standins):
-    started = creator.post("/api/integrations/connect/reddit")
+def test_a_grant_refused_at_the_cap_is_revoked_at_the_provider(
+    capped_app, client_with_room_for_one, standins
+):
+    started = client_with_room_for_one.post("/api/integrations/connect/reddit")
     back = urlsplit(authorize_redirect(started.get_json()["data"]["authorizationUrl"]))
-    creator.post(CONNECT, json=fans("of3"))
+    client_with_room_for_one.post(CONNECT, json=fans("of3"))
 
-    creator.get(f"{back.path}?{back.query}")
+    client_with_room_for_one.get(f"{back.path}?{back.query}")
 
     revoked = standins.reddit.requests_to("/api/v1/revoke_token")
     assert len(revoked) == 1
@@ -121,14 +129,16 @@ def test_a_grant_refused_at_the_cap_is_revoked_at_the_provider(capped_app, creat
     assert [t.revoked for t in issued] == [True]
 
 
-def test_an_unconfigured_provider_is_400_even_at_the_cap(make_app, standins, creator):
-    creator.post(CONNECT, json=fans("of3"))
+def test_an_unconfigured_provider_is_400_even_at_the_cap(
+    make_app, standins, client_with_room_for_one
+):
+    client_with_room_for_one.post(CONNECT, json=fans("of3"))
     without_instagram = {
         k: v for k, v in standins.settings().items() if not k.startswith("INSTAGRAM_")
     }
     app = make_app(MAX_INTEGRATIONS_PER_USER=str(CAP), **without_instagram)
     client = app.test_client()
-    client.set_cookie(COOKIE, creator.get_cookie(COOKIE).value)
+    client.set_cookie(COOKIE, client_with_room_for_one.get_cookie(COOKIE).value)
 
     refused = client.post("/api/integrations/connect/instagram")
 
@@ -136,32 +146,35 @@ def test_an_unconfigured_provider_is_400_even_at_the_cap(make_app, standins, cre
     assert refused.get_json()["error"]["code"] == "INVALID_PROVIDER"
 
 
-def test_reconnecting_through_the_provider_at_the_cap_goes_through(capped_app, creator, standins):
-    connect_via_oauth(creator, "tiktok")
+def test_reconnecting_through_the_provider_at_the_cap_goes_through(
+    capped_app, client_with_room_for_one, standins
+):
+    connect_via_oauth(client_with_room_for_one, "tiktok")
     standins.tiktok.revoke_all()  # the grant is dead: Reconnect goes through TikTok again
     account = standins.tiktok.account_id
 
-    sent = creator.post(
-        f"/integrations/tiktok/{account}/reconnect", data={"csrf_token": csrf(creator)}
+    sent = client_with_room_for_one.post(
+        f"/integrations/tiktok/{account}/reconnect",
+        data={"csrf_token": csrf(client_with_room_for_one)},
     )
     back = urlsplit(authorize_redirect(sent.headers["Location"]))
-    landed = creator.get(f"{back.path}?{back.query}")
+    landed = client_with_room_for_one.get(f"{back.path}?{back.query}")
 
     assert sent.status_code == 303
     assert landed.headers["Location"] == "/integrations?connected=tiktok"
     assert count(capped_app) == CAP
 
 
-def test_the_page_says_so_for_a_plain_form_and_for_htmx(capped_app, creator):
-    creator.post(CONNECT, json=fans("of3"))
-    form = {"csrf_token": csrf(creator), **fans("of4")}
+def test_the_page_says_so_for_a_plain_form_and_for_htmx(capped_app, client_with_room_for_one):
+    client_with_room_for_one.post(CONNECT, json=fans("of3"))
+    form = {"csrf_token": csrf(client_with_room_for_one), **fans("of4")}
 
-    plain = creator.post("/integrations/connect/onlyfans", data=form)
-    htmx = creator.post("/integrations/connect/onlyfans", data=form, headers=HX)
+    plain = client_with_room_for_one.post("/integrations/connect/onlyfans", data=form)
+    htmx = client_with_room_for_one.post("/integrations/connect/onlyfans", data=form, headers=HX)
 
     assert plain.status_code == 303
     assert plain.headers["Location"] == "/integrations?error=integration_limit&provider=onlyfans"
-    shown = creator.get(plain.headers["Location"]).get_data(as_text=True)
+    shown = client_with_room_for_one.get(plain.headers["Location"]).get_data(as_text=True)
     assert "You have connected as many accounts as you can." in shown
     assert htmx.status_code == 409
     assert htmx.headers["HX-Retarget"] == "#messages"
