@@ -155,8 +155,10 @@ def test_disconnect_on_an_expired_card_removes_it_and_updates_the_summary(
     expect(page.locator("#accounts-title")).to_be_focused()
 
 
-def test_reconnect_clears_the_summary(page: Page, creator: Creator, standins: ProviderStandIns):
-    connect_through_provider(page, standins.tiktok, "TikTok")
+def test_reconnect_clears_the_summary(
+    page: Page, creator: Creator, server_standins: ProviderStandIns
+):
+    connect_through_provider(page, server_standins.tiktok, "TikTok")
     creator.expire("tiktok")
     page.goto("/integrations")
     expect_summary(page, "! 1 account needs attention")
