@@ -408,7 +408,6 @@ def test_rate_limited_answers_are_documented_429s(
         STATUS: ("GET", "/api/integrations/status"),
         CONNECT_ONLYFANS: ("POST", "/api/integrations/connect/onlyfans"),
         CONNECT: ("POST", "/api/integrations/connect/reddit"),
-        CALLBACK: ("GET", "/api/integrations/callback/reddit"),
         REFRESH: ("POST", "/api/integrations/refresh/onlyfans/x"),
         DISCONNECT: ("DELETE", "/api/integrations/disconnect/onlyfans/x"),
     }
@@ -420,6 +419,10 @@ def test_rate_limited_answers_are_documented_429s(
         covered.add(conforms(api_schema, label, limited))
 
     assert covered == {pair for pair in documented(api_schema) if pair[1] == 429}
+    client.get("/api/integrations/callback/reddit")
+    landed = client.get("/api/integrations/callback/reddit")  # a browser's navigation
+    assert conforms(api_schema, CALLBACK, landed) == (CALLBACK, 303)
+    assert landed.headers["Location"] == "/integrations?error=rate_limited&provider=reddit"
 
 
 def test_unready_is_a_documented_503(make_app, api_schema):
