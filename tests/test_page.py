@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from webapp.extensions import db
+from webapp.messages import relative_expiry
 from webapp.models import Integration
-from webapp.pages import relative_expiry
 from webapp.timeutil import utcnow
 
 HX = {"HX-Request": "true"}

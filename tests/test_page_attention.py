@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from webapp.extensions import db
 from webapp.models import Integration
-from webapp.pages import expired_why
+from webapp.messages import expired_why
 from webapp.status import IntegrationStatus
 from webapp.timeutil import utcnow
 

@@ -1,8 +1,12 @@
-"""What the page tells a creator: every message, and which one each error code shows."""
+"""What the page tells a creator: every message, which one each error code shows, and the
+words a card uses for its expiry."""
 
 from __future__ import annotations
 
-from .providers import REGISTRY
+from datetime import UTC, datetime
+
+from .providers import REGISTRY, display_name
+from .status import DEAD_REASONS, REFRESH_FAILED, IntegrationStatus
 
 MESSAGES = {
     "connected": ("success", "{provider} is connected."),
@@ -59,3 +63,43 @@ def message(key: str, provider: str | None = None) -> dict[str, str] | None:
     known = REGISTRY.get(provider or "")
     name = known.display_name if known else "The provider"
     return {"kind": kind, "text": text.format(provider=name), "key": key}
+
+
+# English whatever the process locale, as the rest of the page is.
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def relative_expiry(expires_at: datetime | None, now: datetime) -> str:
+    """A working card's `expires in 12 days` or `no expiry` (an expired card says why instead)."""
+    if expires_at is None:
+        return "no expiry"
+    return f"expires in {_span(max((expires_at - now).total_seconds(), 0))}"
+
+
+def _span(seconds: float) -> str:
+    for unit, size, until in (("minute", 60, 60), ("hour", 3600, 48), ("day", 86400, None)):
+        count = int(seconds // size)
+        if seconds < 60:
+            return "less than a minute"
+        if until is None or count < until:
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    raise AssertionError("unreachable")
+
+
+def expired_why(item: IntegrationStatus, now: datetime) -> str:
+    """Why an expired card needs its creator, in the words the card shows."""
+    if item.reason in DEAD_REASONS:
+        return f"Access was removed on {display_name(item.provider)}"
+    if item.reason == REFRESH_FAILED:
+        tries = item.failed_refreshes
+        return f"Couldn't be renewed after {tries} {'try' if tries == 1 else 'tries'}"
+    if item.expires_at is not None and item.expires_at <= now:
+        return f"Expired on {short_date(item.expires_at, now)}"
+    return "Needs to be reconnected"  # the provider ended the grant before its expiry
+
+
+def short_date(moment: datetime, now: datetime) -> str:
+    """`3 Nov`, with the year when it is not this year's: `3 Nov 2025` (UTC)."""
+    moment, now = moment.astimezone(UTC), now.astimezone(UTC)
+    day = f"{moment.day} {MONTHS[moment.month - 1]}"
+    return day if moment.year == now.year else f"{day} {moment.year}"
