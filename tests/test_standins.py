@@ -411,6 +411,20 @@ def test_reddit_revoked_refresh_token_gets_invalid_grant(standins: ProviderStand
     assert me.status == 401
 
 
+def test_reddit_me_reports_the_quota_and_refuses_calls_beyond_it(standins: ProviderStandIns):
+    rd = standins.reddit
+    bearer = {"Authorization": f"bearer {reddit_tokens(standins)['access_token']}"}
+    rd.ratelimit_remaining, rd.ratelimit_reset = 1, 42
+
+    answers = [call("GET", f"{rd.base_url}/api/v1/me", headers=bearer) for _ in range(2)]
+
+    assert [a.status for a in answers] == [200, 429]
+    for answer in answers:
+        assert answer.headers["X-Ratelimit-Remaining"] == "0.0"
+        assert answer.headers["X-Ratelimit-Reset"] == "42"
+    assert answers[0].headers["X-Ratelimit-Used"] == "2"
+
+
 def test_reddit_switches_repeat_refresh_token_and_error_status(standins: ProviderStandIns):
     standins.reddit.refresh_includes_refresh_token = True
     standins.reddit.token_error_status = 200

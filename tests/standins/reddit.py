@@ -38,6 +38,11 @@ class RedditStandIn(ProviderStandIn):
         # prawcore notes Reddit answering token errors with 200 {"error": ...}; set 200 for that.
         self.token_error_status = 400
         self.throttled: list[RecordedRequest] = []  # requests refused for a generic User-Agent
+        # The client's quota as X-Ratelimit-* report it: each answered /api/v1/me uses one,
+        # and with none left it is refused with 429 until a test gives some back.
+        self.ratelimit_remaining = 99
+        self.ratelimit_used = 1
+        self.ratelimit_reset = 600  # seconds until the window ends
 
     def routes(self) -> dict[tuple[str, str], Route]:
         api = self._descriptive_agent_required
@@ -120,6 +125,12 @@ class RedditStandIn(ProviderStandIn):
         return Response(204)
 
     def _me(self, request: RecordedRequest) -> Response:
+        if self.ratelimit_remaining < 1:
+            return json_response(
+                429, {"message": "Too Many Requests", "error": 429}, self._ratelimit_headers()
+            )
+        self.ratelimit_remaining -= 1
+        self.ratelimit_used += 1
         token, state = self.ledger.lookup(request.bearer or "", "access")
         if token is None or state != "valid":
             return _unauthorized('Bearer realm="reddit", error="invalid_token"')
@@ -133,12 +144,14 @@ class RedditStandIn(ProviderStandIn):
             "is_suspended": False,
             "icon_img": "",
         }
-        limits = {
-            "X-Ratelimit-Used": "1",
-            "X-Ratelimit-Remaining": "99.0",
-            "X-Ratelimit-Reset": "600",
+        return json_response(200, profile, self._ratelimit_headers())
+
+    def _ratelimit_headers(self) -> dict[str, str]:
+        return {
+            "X-Ratelimit-Used": str(self.ratelimit_used),
+            "X-Ratelimit-Remaining": f"{self.ratelimit_remaining:.1f}",  # Reddit sends "99.0"
+            "X-Ratelimit-Reset": str(self.ratelimit_reset),
         }
-        return json_response(200, profile, limits)
 
     def _grant_error(self, error: str) -> Response:
         return json_response(self.token_error_status, {"error": error})
