@@ -137,12 +137,12 @@ def test_verify_waits_out_reddit_s_empty_quota_before_its_next_call(
     two_reddit_creators, standins, provider_app
 ):
     reddit = standins.reddit
-    reddit.ratelimit_remaining, reddit.ratelimit_reset = 1, 7
+    reddit.set_quota(1, 7)
     waits: list[float] = []
 
     def wait(seconds: float) -> None:
         waits.append(seconds)
-        reddit.ratelimit_remaining = 100  # Reddit's window has passed
+        reddit.advance(seconds)  # the wait passes on Reddit's clock
 
     provider_app.extensions["sleep"] = wait
 
@@ -155,7 +155,7 @@ def test_verify_waits_out_reddit_s_empty_quota_before_its_next_call(
 def test_a_quota_that_returns_too_late_leaves_the_rest_for_the_next_run(
     two_reddit_creators, standins, provider_app, waits
 ):
-    standins.reddit.ratelimit_remaining, standins.reddit.ratelimit_reset = 1, 600
+    standins.reddit.set_quota(1, 600)
 
     assert run_verify(provider_app) == "verified=1 dead=0 unavailable=1"
 
@@ -174,7 +174,7 @@ def test_an_empty_quota_after_the_last_call_is_not_waited_for(
     creator, standins, provider_app, waits
 ):
     connected(creator, standins, provider_app, "reddit")
-    standins.reddit.ratelimit_remaining, standins.reddit.ratelimit_reset = 1, 7
+    standins.reddit.set_quota(1, 7)
 
     assert run_verify(provider_app) == "verified=1 dead=0 unavailable=0"
 
