@@ -8,7 +8,10 @@ check those answers the same way.
 
 from __future__ import annotations
 
+import json
+import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import jsonschema_rs
 import pytest
@@ -27,6 +30,18 @@ from sqlalchemy import text
 from webapp.extensions import db
 
 from .standins import authorize
+from .support.webhooks import (
+    DEAUTHORIZE,
+    DELETION,
+    TIKTOK,
+    b64url,
+    meta_signed_request,
+    post_meta,
+    post_tiktok,
+    signed_for_instagram,
+    tiktok_body,
+    tiktok_signature,
+)
 
 UNLIMITED = "100000 per minute"
 COOKIE = "next-auth.session-token"
@@ -42,8 +57,13 @@ CONNECT = "POST /api/integrations/connect/{provider}"
 CALLBACK = "GET /api/integrations/callback/{provider}"
 REFRESH = "POST /api/integrations/refresh/{provider}/{accountId}"
 DISCONNECT = "DELETE /api/integrations/disconnect/{provider}/{accountId}"
+TIKTOK_WEBHOOK = f"POST {TIKTOK}"
+DEAUTHORIZE_WEBHOOK = f"POST {DEAUTHORIZE}"
+DELETION_WEBHOOK = f"POST {DELETION}"
+DELETION_STATUS = f"GET {DELETION}/{{code}}"
+WEBHOOKS = [TIKTOK_WEBHOOK, DEAUTHORIZE_WEBHOOK, DELETION_WEBHOOK, DELETION_STATUS]
 OPS = ["GET /livez", "GET /readyz", "GET /metrics", "GET /api/openapi.json"]
-WITH_INPUT = [CONNECT_ONLYFANS, CONNECT, CALLBACK, REFRESH, DISCONNECT]
+WITH_INPUT = [CONNECT_ONLYFANS, CONNECT, CALLBACK, REFRESH, DISCONNECT, *WEBHOOKS]
 # Rows with the providers and account ids of the contract's examples.
 CONTRACT_ROWS = [
     {
@@ -75,6 +95,7 @@ def app_and_session_token(make_app, standins, add_user, db_session_cookie) -> tu
     app = make_app(
         STATUS_RATE_LIMIT=UNLIMITED,
         ANONYMOUS_RATE_LIMIT=UNLIMITED,
+        WEBHOOK_RATE_LIMIT=UNLIMITED,
         PROVIDER_RETRIES="0",
         **standins.settings(),
     )
@@ -144,10 +165,12 @@ def test_document_describes_every_route_of_the_api_and_ops(app, client):
 
     routes = set()
     for rule in app.url_map.iter_rules():
-        if rule.endpoint.split(".")[0] not in ("api", "ops", "openapi"):
+        if rule.endpoint.split(".")[0] not in ("api", "webhooks", "ops", "openapi"):
             continue
-        path = rule.rule.replace("<path:account_id>", "{accountId}").replace(
-            "<provider>", "{provider}"
+        path = (
+            rule.rule.replace("<path:account_id>", "{accountId}")
+            .replace("<provider>", "{provider}")
+            .replace("<code>", "{code}")
         )
         routes |= {(method, path) for method in rule.methods - {"HEAD", "OPTIONS"}}
     onlyfans = ("POST", "/api/integrations/connect/onlyfans")  # the same route, its own body
@@ -233,7 +256,7 @@ def test_undocumented_methods_get_405_with_allow(make_app, subtests):
     # Every 405 counts against the client IP's budget for requests no route takes.
     client = make_app(ANONYMOUS_RATE_LIMIT=UNLIMITED).test_client()
     paths = client.get("/api/openapi.json").get_json()["paths"]
-    concrete = {"{provider}": "instagram", "{accountId}": "a1"}
+    concrete = {"{provider}": "instagram", "{accountId}": "a1", "{code}": "c0de"}
     for template, item in paths.items():
         path = template
         for name, value in concrete.items():
@@ -253,7 +276,8 @@ def test_undocumented_methods_get_405_with_allow(make_app, subtests):
 @pytest.mark.parametrize(
     ("label", "mode"),
     [(label, GenerationMode.POSITIVE) for label in [STATUS, *WITH_INPUT, *OPS]]
-    + [(label, GenerationMode.NEGATIVE) for label in WITH_INPUT],
+    # The deletion status's only input is a free path segment: no negative value exists.
+    + [(label, GenerationMode.NEGATIVE) for label in WITH_INPUT if label != DELETION_STATUS],
 )
 def test_generated_requests_get_documented_answers(api_schema, label, mode):
     """No 5xx; status, content type, headers and body as documented; auth enforced."""
@@ -359,17 +383,69 @@ def test_every_documented_answer_is_real_and_conforms(
 
     covered = {conforms(api_schema, label, response) for label, response in calls}
 
-    assert covered == {pair for pair in documented(api_schema) if pair[1] not in (429, 500, 503)}
+    assert covered == {
+        pair
+        for pair in documented(api_schema)
+        if pair[0] not in WEBHOOKS and pair[1] not in (429, 500, 503)
+    }
 
 
-def test_database_failures_are_documented_500s(app_and_session_token, api_schema):
+def test_every_documented_webhook_answer_is_real_and_conforms(
+    app_and_session_token, standins, api_schema, make_app
+):
+    app, _ = app_and_session_token
+    provider = app.test_client()
+    not_offered = make_app().test_client()  # a deployment without TikTok or Instagram
+    body = tiktok_body(standins)
+    tiktok_secret = standins.tiktok.client_secret
+    not_json = b"not json"
+    ig = standins.instagram
+    without_user = {"algorithm": "HMAC-SHA256", "issued_at": int(time.time())}
+    no_user = meta_signed_request(b64url(json.dumps(without_user).encode()), ig.client_secret)
+    too_big = b"x" * 20_000
+    calls: list[tuple[str, Any]] = [
+        (TIKTOK_WEBHOOK, post_tiktok(provider, body, tiktok_signature(body, tiktok_secret))),
+        (
+            TIKTOK_WEBHOOK,
+            post_tiktok(provider, not_json, tiktok_signature(not_json, tiktok_secret)),
+        ),
+        (TIKTOK_WEBHOOK, post_tiktok(provider, body, None)),
+        (TIKTOK_WEBHOOK, post_tiktok(not_offered, body, tiktok_signature(body, tiktok_secret))),
+        (TIKTOK_WEBHOOK, post_tiktok(provider, too_big, tiktok_signature(too_big, tiktok_secret))),
+    ]
+    for label, path in [(DEAUTHORIZE_WEBHOOK, DEAUTHORIZE), (DELETION_WEBHOOK, DELETION)]:
+        calls += [
+            (label, post_meta(provider, path, signed_for_instagram(standins))),
+            (label, post_meta(provider, path, no_user)),
+            (label, post_meta(provider, path, None)),
+            (label, post_meta(not_offered, path, signed_for_instagram(standins))),
+            (label, post_meta(provider, path, "x" * 20_000)),
+        ]
+    url = post_meta(provider, DELETION, signed_for_instagram(standins)).get_json()["url"]
+    status_path = urlsplit(url).path
+    calls += [
+        (DELETION_STATUS, provider.get(status_path)),
+        (DELETION_STATUS, provider.get(status_path, headers={"Accept": "application/json"})),
+        (DELETION_STATUS, provider.get(f"{DELETION}/0123456789abcdef0123")),
+    ]
+
+    covered = {conforms(api_schema, label, response) for label, response in calls}
+
+    assert covered == {
+        pair for pair in documented(api_schema) if pair[0] in WEBHOOKS and pair[1] not in (429, 500)
+    }
+
+
+def test_database_failures_are_documented_500s(app_and_session_token, standins, api_schema):
     app, token = app_and_session_token
     client = app.test_client()
     client.set_cookie(COOKIE, token)
     with app.app_context():
         db.session.execute(text("DROP TABLE oauth_states"))
         db.session.execute(text("DROP TABLE integrations"))
+        db.session.execute(text("DROP TABLE deletion_requests"))
         db.session.commit()
+    body = tiktok_body(standins)
     calls = [
         (STATUS, client.get("/api/integrations/status")),
         (
@@ -386,6 +462,13 @@ def test_database_failures_are_documented_500s(app_and_session_token, api_schema
         (CONNECT, client.post("/api/integrations/connect/reddit")),
         (REFRESH, client.post("/api/integrations/refresh/onlyfans/of_555")),
         (DISCONNECT, client.delete("/api/integrations/disconnect/onlyfans/of_555")),
+        (
+            TIKTOK_WEBHOOK,
+            post_tiktok(client, body, tiktok_signature(body, standins.tiktok.client_secret)),
+        ),
+        (DEAUTHORIZE_WEBHOOK, post_meta(client, DEAUTHORIZE, signed_for_instagram(standins))),
+        (DELETION_WEBHOOK, post_meta(client, DELETION, signed_for_instagram(standins))),
+        (DELETION_STATUS, client.get(f"{DELETION}/0123456789abcdef0123")),
     ]
 
     covered = {conforms(api_schema, label, response) for label, response in calls}
@@ -401,7 +484,11 @@ def test_database_failures_are_documented_500s(app_and_session_token, api_schema
 def test_rate_limited_answers_are_documented_429s(
     make_app, api_schema, add_user, db_session_cookie
 ):
-    app = make_app(STATUS_RATE_LIMIT="1 per minute", ANONYMOUS_RATE_LIMIT="1 per minute")
+    app = make_app(
+        STATUS_RATE_LIMIT="1 per minute",
+        ANONYMOUS_RATE_LIMIT="1 per minute",
+        WEBHOOK_RATE_LIMIT="1 per minute",
+    )
     client = app.test_client()
     client.set_cookie(COOKIE, db_session_cookie(add_user(2)))
     requests = {
@@ -410,6 +497,10 @@ def test_rate_limited_answers_are_documented_429s(
         CONNECT: ("POST", "/api/integrations/connect/reddit"),
         REFRESH: ("POST", "/api/integrations/refresh/onlyfans/x"),
         DISCONNECT: ("DELETE", "/api/integrations/disconnect/onlyfans/x"),
+        TIKTOK_WEBHOOK: ("POST", TIKTOK),
+        DEAUTHORIZE_WEBHOOK: ("POST", DEAUTHORIZE),
+        DELETION_WEBHOOK: ("POST", DELETION),
+        DELETION_STATUS: ("GET", f"{DELETION}/0123456789abcdef0123"),
     }
     covered = set()
     for label, (method, path) in requests.items():

@@ -29,6 +29,8 @@ from webapp.http import CACHE_CONTROL
 from webapp.models import Integration
 from webapp.openapi import SOURCE
 from webapp.providers import ALL_PROVIDERS, OAUTH_PROVIDERS
+from webapp.revocations import COMPLETED
+from webapp.signed import MAX_AGE_S
 from webapp.status import EXPIRED_REASONS, status_at
 from webapp.timeutil import iso_z
 
@@ -292,7 +294,7 @@ def test_each_error_response_carries_only_codes_of_its_status(document):
 def test_headers_are_documented_on_every_response(document):
     for path, status, response in responses(document):
         expected = set(EVERY)
-        if path.startswith("/api/integrations/"):
+        if path.startswith(("/api/integrations/", "/api/webhooks/")):
             expected |= LIMITED
         if status in RETRY_STATUSES:
             expected.add("Retry-After")
@@ -346,3 +348,22 @@ def test_status_enum_is_the_statuses_the_service_gives(document):
     given = {status_at(reason) for reason in (None, *EXPIRED_REASONS)}
 
     assert sorted(enum) == sorted(given)
+
+
+# Webhooks -------------------------------------------------------------------------------------
+
+
+def test_signature_age_is_the_one_the_service_allows(document):
+    minutes = f"{MAX_AGE_S // 60} minutes"
+    table = re.search(r"^\| `INVALID_SIGNATURE` \|.*$", document["info"]["description"], re.M)
+
+    assert MAX_AGE_S % 60 == 0
+    assert f"more than {minutes} ago" in document["info"]["description"]
+    assert table is not None and minutes in table[0]
+
+
+def test_deletion_statuses_are_those_the_service_records(document):
+    result = document["components"]["schemas"]["DeletionStatusResult"]["properties"]["data"]
+    request = result["properties"]["deletionRequest"]["properties"]
+
+    assert request["status"]["enum"] == [COMPLETED]

@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import func, select
 
 from webapp.extensions import db
-from webapp.models import Integration
 from webapp.messages import expired_why
+from webapp.models import Integration
 from webapp.status import IntegrationStatus
 from webapp.timeutil import utcnow
 
@@ -112,7 +112,7 @@ def test_why_a_card_expired_in_words(item, words):
     assert expired_why(item, datetime(2026, 12, 1, tzinfo=UTC)) == words
 
 
-def test_each_expired_card_says_why(provider_app, creator):
+def test_each_expired_card_says_why(provider_app, signed_in_client):
     add_rows(
         provider_app,
         expired_row("instagram", "ran_out", expires_at=datetime(2025, 11, 3, 9, tzinfo=UTC)),
@@ -122,7 +122,7 @@ def test_each_expired_card_says_why(provider_app, creator):
         connected_row("reddit", "working"),
     )
 
-    html = creator.get("/integrations").get_data(as_text=True)
+    html = signed_in_client.get("/integrations").get_data(as_text=True)
 
     ran_out = card(html, "@ran_out")
     assert "Expired on 3 Nov 2025</time>" in ran_out
@@ -134,13 +134,15 @@ def test_each_expired_card_says_why(provider_app, creator):
 
 
 def test_a_grant_revoked_at_the_provider_reads_removed_after_refresh(
-    provider_app, creator, standins
+    provider_app, signed_in_client, standins
 ):
-    connect_via_oauth(creator, "reddit")
+    connect_via_oauth(signed_in_client, "reddit")
     standins.reddit.revoke_all()
 
-    refused = creator.post(f"/api/integrations/refresh/reddit/{standins.reddit.account_id}")
-    html = creator.get("/integrations").get_data(as_text=True)
+    refused = signed_in_client.post(
+        f"/api/integrations/refresh/reddit/{standins.reddit.account_id}"
+    )
+    html = signed_in_client.get("/integrations").get_data(as_text=True)
 
     assert refused.status_code == 409
     reddit = card(html, f"u/{standins.reddit.account_name}")
@@ -164,8 +166,10 @@ def tiktok_webhook(client, standins, event: dict):
     )
 
 
-def test_an_app_removed_in_tiktok_reads_removed_on_the_page(provider_app, creator, standins):
-    connect_via_oauth(creator, "tiktok")
+def test_an_app_removed_in_tiktok_reads_removed_on_the_page(
+    provider_app, signed_in_client, standins
+):
+    connect_via_oauth(signed_in_client, "tiktok")
 
     answer = tiktok_webhook(
         provider_app.test_client(),
@@ -178,7 +182,7 @@ def test_an_app_removed_in_tiktok_reads_removed_on_the_page(provider_app, creato
             "content": json.dumps({"reason": 1}),
         },
     )
-    html = creator.get("/integrations").get_data(as_text=True)
+    html = signed_in_client.get("/integrations").get_data(as_text=True)
 
     assert answer.status_code == 200
     assert "Access was removed on TikTok" in card(html, f"@{standins.tiktok.account_name}")
@@ -188,15 +192,17 @@ def test_an_app_removed_in_tiktok_reads_removed_on_the_page(provider_app, creato
     ("expired", "words"),
     [(0, ""), (1, "! 1 account needs attention"), (2, "! 2 accounts need attention")],
 )
-def test_summary_counts_the_accounts_that_need_attention(provider_app, creator, expired, words):
+def test_summary_counts_the_accounts_that_need_attention(
+    provider_app, signed_in_client, expired, words
+):
     add_rows(
         provider_app,
         connected_row("instagram", "fine"),
         *[expired_row("tiktok", f"dead{n}") for n in range(expired)],
     )
 
-    page = creator.get("/integrations").get_data(as_text=True)
-    poll = creator.get("/integrations", headers=HX).get_data(as_text=True)
+    page = signed_in_client.get("/integrations").get_data(as_text=True)
+    poll = signed_in_client.get("/integrations", headers=HX).get_data(as_text=True)
 
     assert summary(page) == words
     assert 'aria-live="polite"' in SUMMARY.search(page)[0]  # there from the start, even empty
@@ -204,10 +210,10 @@ def test_summary_counts_the_accounts_that_need_attention(provider_app, creator, 
     assert re.search(r'<div id="attention"[^>]* hx-swap-oob="innerHTML">', poll)
 
 
-def test_expired_card_offers_reconnect_and_disconnect(provider_app, creator):
+def test_expired_card_offers_reconnect_and_disconnect(provider_app, signed_in_client):
     add_rows(provider_app, expired_row("tiktok", "dead"), connected_row("reddit", "fine"))
 
-    html = creator.get("/integrations").get_data(as_text=True)
+    html = signed_in_client.get("/integrations").get_data(as_text=True)
 
     dead, fine = card(html, "@dead"), card(html, "@fine")
     assert 'aria-label="Reconnect TikTok account @dead">Reconnect</button>' in dead
@@ -217,14 +223,16 @@ def test_expired_card_offers_reconnect_and_disconnect(provider_app, creator):
     assert "Reconnect" not in fine and "Disconnect Reddit account @fine" in fine
 
 
-def test_disconnecting_an_expired_card_updates_the_summary(provider_app, creator):
+def test_disconnecting_an_expired_card_updates_the_summary(provider_app, signed_in_client):
     add_rows(provider_app, expired_row("tiktok", "dead1"), expired_row("tiktok", "dead2"))
-    token = csrf(creator)
+    token = csrf(signed_in_client)
 
-    answer = creator.delete(
+    answer = signed_in_client.delete(
         "/integrations/tiktok/dead1/disconnect", headers={**HX, "X-CSRF-Token": token}
     )
-    plain = creator.post("/integrations/tiktok/dead2/disconnect", data={"csrf_token": token})
+    plain = signed_in_client.post(
+        "/integrations/tiktok/dead2/disconnect", data={"csrf_token": token}
+    )
 
     html = answer.get_data(as_text=True)
     assert answer.status_code == 200
@@ -236,19 +244,19 @@ def test_disconnecting_an_expired_card_updates_the_summary(provider_app, creator
     assert count(provider_app) == 0
 
 
-def test_reconnect_swaps_the_card_and_empties_the_summary(provider_app, creator, standins):
-    connect_via_oauth(creator, "tiktok")
+def test_reconnect_swaps_the_card_and_empties_the_summary(provider_app, signed_in_client, standins):
+    connect_via_oauth(signed_in_client, "tiktok")
     with provider_app.app_context():
         row = db.session.execute(select(Integration)).scalar_one()
         row.expires_at = utcnow() - timedelta(minutes=5)
         db.session.commit()
-    assert summary(creator.get("/integrations").get_data(as_text=True)) == (
+    assert summary(signed_in_client.get("/integrations").get_data(as_text=True)) == (
         "! 1 account needs attention"
     )
 
-    answer = creator.post(
+    answer = signed_in_client.post(
         f"/integrations/tiktok/{standins.tiktok.account_id}/reconnect",
-        headers={**HX, "X-CSRF-Token": csrf(creator)},
+        headers={**HX, "X-CSRF-Token": csrf(signed_in_client)},
     )
 
     html = answer.get_data(as_text=True)
@@ -259,11 +267,12 @@ def test_reconnect_swaps_the_card_and_empties_the_summary(provider_app, creator,
     assert summary(html) == ""
 
 
-def test_an_action_message_replaces_the_last_one(provider_app, creator):
+def test_an_action_message_replaces_the_last_one(provider_app, signed_in_client):
     add_rows(provider_app, connected_row("reddit", "fine"))
 
-    html = creator.delete(
-        "/integrations/reddit/fine/disconnect", headers={**HX, "X-CSRF-Token": csrf(creator)}
+    html = signed_in_client.delete(
+        "/integrations/reddit/fine/disconnect",
+        headers={**HX, "X-CSRF-Token": csrf(signed_in_client)},
     ).get_data(as_text=True)
 
     assert '<div id="messages" hx-swap-oob="innerHTML">' in html
@@ -283,8 +292,10 @@ def meta_signed_request(secret: str, user_id: str) -> str:
     return f"{signature}.{payload}"
 
 
-def test_removed_at_request_shows_once_on_the_next_full_load(provider_app, creator, standins):
-    connect_via_oauth(creator, "instagram")
+def test_removed_at_request_shows_once_on_the_next_full_load(
+    provider_app, signed_in_client, standins
+):
+    connect_via_oauth(signed_in_client, "instagram")
     add_rows(provider_app, connected_row("reddit", "fine"))
     deletion = provider_app.test_client().post(
         "/api/webhooks/instagram/data-deletion",
@@ -296,9 +307,9 @@ def test_removed_at_request_shows_once_on_the_next_full_load(provider_app, creat
     )
     assert deletion.status_code == 200
 
-    poll = creator.get("/integrations", headers=HX).get_data(as_text=True)
-    first = creator.get("/integrations").get_data(as_text=True)
-    second = creator.get("/integrations").get_data(as_text=True)
+    poll = signed_in_client.get("/integrations", headers=HX).get_data(as_text=True)
+    first = signed_in_client.get("/integrations").get_data(as_text=True)
+    second = signed_in_client.get("/integrations").get_data(as_text=True)
 
     said = "Your Instagram account was removed at your request, with its access."
     assert said not in poll  # a poll swaps the list; the notice waits for a full load

@@ -403,6 +403,25 @@ def test_reddit_revoked_refresh_token_gets_invalid_grant(standins: ProviderStand
     assert me.status == 401
 
 
+def test_reddit_me_reports_the_quota_and_refuses_calls_beyond_it_until_the_window_ends(
+    standins: ProviderStandIns,
+):
+    rd = standins.reddit
+    bearer = {"Authorization": f"bearer {reddit_tokens(standins)['access_token']}"}
+    rd.set_quota(2, 42)
+    me = f"{rd.base_url}/api/v1/me"
+
+    answers = [call("GET", me, headers=bearer) for _ in range(3)]
+    rd.advance(42)
+    later = call("GET", me, headers=bearer)
+
+    assert [a.status for a in answers] == [200, 200, 429]
+    assert [a.headers["X-Ratelimit-Remaining"] for a in answers] == ["1.0", "0.0", "0.0"]
+    assert [a.headers["X-Ratelimit-Used"] for a in answers] == ["1", "2", "2"]
+    assert all(a.headers["X-Ratelimit-Reset"] in ("41", "42") for a in answers)
+    assert later.status == 200 and later.headers["X-Ratelimit-Remaining"] == "1.0"
+
+
 def test_reddit_switches_repeat_refresh_token_and_error_status(standins: ProviderStandIns):
     standins.reddit.refresh_includes_refresh_token = True
     standins.reddit.token_error_status = 200

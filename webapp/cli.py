@@ -89,7 +89,7 @@ def refresh_due_command(within: timedelta | None) -> None:
 @click.option("--limit", type=click.IntRange(min=1), help="Check at most this many.")
 def verify_command(older_than: timedelta, limit: int | None) -> None:
     """Ask the providers whether stored grants still work; dead ones read expired."""
-    summary = verify_grants(utcnow(), older_than, limit, sleep=time.sleep)
+    summary = verify_grants(utcnow(), older_than, limit, sleep=current_app.extensions["sleep"])
     click.echo(f"verified={summary.verified} dead={summary.dead} unavailable={summary.unavailable}")
 
 
@@ -148,5 +148,6 @@ def list_command(user_id: int) -> None:
 
 
 def init_app(app: Flask) -> None:
+    app.extensions["sleep"] = time.sleep  # how commands wait; tests put a recorder here
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(integrations_cli)

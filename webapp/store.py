@@ -106,6 +106,13 @@ def mark_working(row: Integration, now: datetime) -> bool:
     return was_expired
 
 
+def stop_refreshing(row: Integration) -> None:
+    """Only a new authorization helps this grant: `refresh-due` leaves it for the creator."""
+    row.last_refresh_error = "reauth_required"
+    row.refresh_failures = current_app.config["REFRESH_MAX_FAILURES"]
+    row.next_refresh_at = None
+
+
 def mark_expired(
     row: Integration, reason: str, now: datetime, *, via: str, detail: str | None = None
 ) -> bool:
@@ -121,10 +128,8 @@ def mark_expired(
     row.expired_detail = detail
     row.expired_marked_at = now
     if reason in DEAD_REASONS:
-        row.last_refresh_error = "reauth_required"
-        row.refresh_failures = current_app.config["REFRESH_MAX_FAILURES"]
-        row.next_refresh_at = None
-        MARKED_DEAD.labels(row.provider, reason, via).inc()
+        stop_refreshing(row)
+    MARKED_DEAD.labels(row.provider, reason, via).inc()
     if newly:
         events.record(row, events.EXPIRED, reason, now)
     log.warning(

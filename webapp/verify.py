@@ -44,32 +44,37 @@ def verify_grants(
     summary = VerifySummary()
     exhausted: set[str] = set()  # providers whose quota is gone for longer than we wait
     statement = (
-        select(Integration.id)
+        select(Integration.id, Integration.provider)
         .where(_unverified(now, older_than, clients))
         .order_by(Integration.verified_at.is_not(None), Integration.verified_at, Integration.id)
         .limit(limit)
     )
-    candidates = list(db.session.execute(statement).scalars())
+    candidates = [(row.id, row.provider) for row in db.session.execute(statement)]
     db.session.rollback()
-    for integration_id in candidates:
-        row = db.session.execute(
-            select(Integration)
-            .where(Integration.id == integration_id, _unverified(now, older_than, clients))
-            .with_for_update(skip_locked=True)
-        ).scalar_one_or_none()
+    budgets: dict[str, Budget] = {}  # what each provider's latest answer said is left
+    for integration_id, provider in candidates:
+        # Waited out before the provider's next call, so the run never ends on a wait.
+        if provider in exhausted or not _wait_for_quota(budgets.pop(provider, Budget()), sleep):
+            exhausted.add(provider)
+            summary.unavailable += 1
+            continue
+        row = _locked(integration_id, _unverified(now, older_than, clients))
         if row is None or row.access_token is None:  # checked meanwhile, or nothing to check
             db.session.rollback()
             continue
-        if row.provider in exhausted:
-            db.session.rollback()
-            summary.unavailable += 1
-            continue
-        outcome, budget = _check(row, clients[row.provider], now)
+        outcome, budgets[provider] = _check(row, clients[provider], now)
         db.session.commit()
         setattr(summary, outcome, getattr(summary, outcome) + 1)
-        if not _wait_for_quota(budget, sleep):
-            exhausted.add(row.provider)
     return summary
+
+
+def _locked(integration_id: int, condition: ColumnElement[bool]) -> Integration | None:
+    """The row if it still needs checking, locked; None if not, or locked by another run."""
+    return db.session.execute(
+        select(Integration)
+        .where(Integration.id == integration_id, condition)
+        .with_for_update(skip_locked=True)
+    ).scalar_one_or_none()
 
 
 def _check(row: Integration, client: OAuthProvider, now: datetime) -> tuple[str, Budget]:

@@ -3,6 +3,7 @@ throttle on generic User-Agents (www.reddit.com and oauth.reddit.com on one serv
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -38,6 +39,15 @@ class RedditStandIn(ProviderStandIn):
         # prawcore notes Reddit answering token errors with 200 {"error": ...}; set 200 for that.
         self.token_error_status = 400
         self.throttled: list[RecordedRequest] = []  # requests refused for a generic User-Agent
+        self.set_quota(100, 600.0)
+
+    def set_quota(self, calls: int, window: float = 600.0) -> None:
+        """The client's quota from now on, reported in X-Ratelimit-*: `calls` to /api/v1/me per
+        window of `window` seconds, the first opening at the next call; beyond it, 429 until
+        the window ends (on the ledger's clock: a test moves it forward instead of sleeping)."""
+        with self._lock:
+            self.quota, self.quota_window = calls, window
+            self._window_ends, self._used = 0.0, 0
 
     def routes(self) -> dict[tuple[str, str], Route]:
         api = self._descriptive_agent_required
@@ -120,6 +130,14 @@ class RedditStandIn(ProviderStandIn):
         return Response(204)
 
     def _me(self, request: RecordedRequest) -> Response:
+        now = self.ledger.now()
+        if now >= self._window_ends:
+            self._window_ends, self._used = now + self.quota_window, 0
+        if self._used >= self.quota:
+            limited = self._ratelimit_headers(now)
+            return json_response(429, {"message": "Too Many Requests", "error": 429}, limited)
+        self._used += 1
+        limits = self._ratelimit_headers(now)
         token, state = self.ledger.lookup(request.bearer or "", "access")
         if token is None or state != "valid":
             return _unauthorized('Bearer realm="reddit", error="invalid_token"')
@@ -133,12 +151,14 @@ class RedditStandIn(ProviderStandIn):
             "is_suspended": False,
             "icon_img": "",
         }
-        limits = {
-            "X-Ratelimit-Used": "1",
-            "X-Ratelimit-Remaining": "99.0",
-            "X-Ratelimit-Reset": "600",
-        }
         return json_response(200, profile, limits)
+
+    def _ratelimit_headers(self, now: float) -> dict[str, str]:
+        return {
+            "X-Ratelimit-Used": str(self._used),
+            "X-Ratelimit-Remaining": f"{float(self.quota - self._used):.1f}",  # Reddit: "99.0"
+            "X-Ratelimit-Reset": str(math.ceil(self._window_ends - now)),
+        }
 
     def _grant_error(self, error: str) -> Response:
         return json_response(self.token_error_status, {"error": error})

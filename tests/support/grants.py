@@ -1,0 +1,94 @@
+"""What the tests of dead grants look at: the contract's status, the stored row (SQL), metrics."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import text, update
+
+from webapp.extensions import db
+from webapp.models import Integration
+from webapp.timeutil import utcnow
+
+# The contract's integration object, in its order: nothing may be added to it.
+CONTRACT_KEYS = [
+    "id",
+    "provider",
+    "accountId",
+    "accountName",
+    "status",
+    "expiresAt",
+    "createdAt",
+    "updatedAt",
+]
+HEALTH_COLUMNS = (
+    "id, user_id, provider, account_id, expired_reason, expired_detail, expired_marked_at, "
+    "refresh_failures, last_refresh_error, next_refresh_at, verified_at, expires_at"
+)
+
+
+def integrations(client: FlaskClient) -> list[dict[str, Any]]:
+    """GET /api/integrations/status, checked to be the contract's shape and nothing more."""
+    response = client.get("/api/integrations/status")
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert list(body) == ["success", "data", "duration"] and list(body["data"]) == ["integrations"]
+    items: list[dict[str, Any]] = body["data"]["integrations"]
+    for item in items:
+        assert list(item) == CONTRACT_KEYS, item
+    return items
+
+
+def status_of(client: FlaskClient, provider: str) -> dict[str, Any]:
+    """The creator's one integration of `provider`, as the contract shows it."""
+    [item] = [item for item in integrations(client) if item["provider"] == provider]
+    return item
+
+
+def stored(app: Flask, provider: str, user_id: int = 1) -> dict[str, Any]:
+    """The health columns of a user's integration of `provider`, read with plain SQL."""
+    with app.app_context():
+        row = db.session.execute(
+            text(f"SELECT {HEALTH_COLUMNS} FROM integrations WHERE provider = :p AND user_id = :u"),
+            {"p": provider, "u": user_id},
+        ).one()
+        db.session.rollback()
+    return dict(row._mapping)
+
+
+def every_row(app: Flask, table: str) -> list[tuple[Any, ...]]:
+    """A whole table in id order, secrets as stored: what "nothing changed" compares."""
+    with app.app_context():
+        rows = [tuple(r) for r in db.session.execute(text(f"SELECT * FROM {table} ORDER BY id"))]
+        db.session.rollback()
+    return rows
+
+
+def set_ago(app: Flask, provider: str, column: str, ago: timedelta) -> None:
+    """Set a timestamp column of every `provider` integration to `ago` before now."""
+    with app.app_context():
+        db.session.execute(
+            update(Integration)
+            .where(Integration.provider == provider)
+            .values({column: utcnow() - ago})
+        )
+        db.session.commit()
+
+
+def metric(client: FlaskClient, name: str, **labels: str) -> float:
+    """One series of GET /metrics (labels in the metric's own order); 0 when absent."""
+    pairs = ",".join(f'{key}="{value}"' for key, value in labels.items())
+    series = f"{name}{{{pairs}}}" if labels else name
+    for line in client.get("/metrics").get_data(as_text=True).splitlines():
+        if line.startswith(series + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def marked_dead(client: FlaskClient, provider: str, reason: str, via: str) -> float:
+    return metric(
+        client, "integrations_marked_dead_total", provider=provider, reason=reason, via=via
+    )
