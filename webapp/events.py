@@ -28,7 +28,6 @@ CONNECTED = "integration.connected"
 EXPIRED = "integration.expired"
 DISCONNECTED = "integration.disconnected"
 PENDING, DELIVERED, FAILED, GONE = "pending", "delivered", "failed", "gone"
-SEND_TIMEOUT_S = 5.0
 FIRST_RETRY = timedelta(minutes=1)
 MAX_RETRY = timedelta(hours=6)
 RETRY_FOR = timedelta(days=3)
@@ -118,7 +117,7 @@ def _send(session: requests.Session, event: OutboxEvent, now: datetime) -> str:
             current_app.config["EVENTS_URL"],
             data=event.body.encode(),
             headers=signed_headers(event.webhook_id, now, event.body),
-            timeout=SEND_TIMEOUT_S,
+            timeout=current_app.config["EVENTS_TIMEOUT"],
             allow_redirects=False,  # a redirect is the receiver's misconfiguration: retried
         )
     except requests.RequestException as err:
