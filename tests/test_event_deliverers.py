@@ -31,6 +31,10 @@ def connect(client, name: str) -> None:
     assert client.post("/api/integrations/connect/onlyfans", json=body).status_code in (200, 201)
 
 
+def summary(delivered: int) -> str:
+    return f"delivered={delivered} retried=0 failed=0 gone=0"
+
+
 def deliverer(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [*DELIVER, *args],
@@ -82,7 +86,7 @@ def test_follow_delivers_what_is_written_after_it_started_and_stops_cleanly_on_s
     client = signed_in(app, add_user, db_session_cookie, 1)
     run = deliverer({**os.environ, **base_env, **settings}, "--follow", "--interval", "0.2")
     try:
-        time.sleep(1.0)  # it is up and finds nothing to send
+        time.sleep(1.0)  # it starts, and finds nothing to send
         connect(client, "first")
         assert len(receiver.wait_for(1)) == 1
         receiver.hold_s = 1.5  # the next delivery is in flight when SIGTERM arrives
@@ -98,6 +102,7 @@ def test_follow_delivers_what_is_written_after_it_started_and_stops_cleanly_on_s
             run.communicate()
 
     assert run.returncode == 0, err
-    assert out.splitlines() == ["delivered=1 retried=0 failed=0 gone=0"] * 2
+    rounds = out.splitlines()  # one line per round that sent something (1 + 1, or 2 at once)
+    assert rounds in ([summary(1)] * 2, [summary(2)]), out
     assert [row["status"] for row in outbox(app)] == ["delivered", "delivered"]
     assert len(receiver.deliveries) == len(receiver.accepted) == 2
