@@ -51,7 +51,7 @@ def deliverer(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
 def test_two_deliverers_at_once_send_each_event_once_in_order_per_integration(
     make_app, receiver, add_user, db_session_cookie, base_env
 ):
-    settings = events_settings(receiver.url) | {"EVENTS_TIMEOUT_MS": "15000"}
+    settings = events_settings(receiver.url) | {"EVENTS_TIMEOUT_MS": "60000"}
     app = make_app(**settings)
     for user_id in (1, 2, 3, 4):
         client = signed_in(app, add_user, db_session_cookie, user_id)

@@ -175,7 +175,7 @@ def test_a_failing_receiver_gets_the_event_again_later_and_loses_nothing(
 ):
     connect(creator)
     if fault == "slow":
-        receiver.slow_next(2.0)
+        receiver.slow_next(3.0)
     else:
         elsewhere = {"Location": receiver.url.replace("/events", "/elsewhere")}
         receiver.answer_next(int(fault), headers=elsewhere | {"Retry-After": "1"})

@@ -55,7 +55,7 @@ class EventReceiver:
         self.webhook = Webhook(secret)
         self.path = path
         self.hold_s = 0.0  # how long each delivery takes before it is answered
-        self.together = 1  # answer none until this many are in flight at once (10 s at most)
+        self.together = 1  # answer none until this many are in flight at once (30 s at most)
         self.most_at_once = 0
         self._lock = threading.Condition()
         self._in_flight = 0
@@ -142,7 +142,7 @@ class EventReceiver:
             self._in_flight += 1
             self.most_at_once = max(self.most_at_once, self._in_flight)
             self._lock.notify_all()
-            self._lock.wait_for(lambda: self.most_at_once >= self.together, timeout=10)
+            self._lock.wait_for(lambda: self.most_at_once >= self.together, timeout=30)
         try:
             self._reply(handler, delivery, fault)
         finally:
