@@ -48,10 +48,12 @@ EVERY_PATH = [
     ("integration.disconnected", "creator", "onlyfans"),
     ("integration.disconnected", "data_deletion", "instagram"),
 ]
-postgresql_only = [
-    pytest.mark.skipif(not TEST_DATABASE_URL, reason="row locks need PostgreSQL"),
-    pytest.mark.parametrize("database_url", ["postgresql"], indirect=True),
-]
+
+
+def postgresql_only(test):
+    """A second connection's open transaction and its row locks: PostgreSQL only."""
+    on_postgresql = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+    return pytest.mark.skipif(not TEST_DATABASE_URL, reason="needs PostgreSQL")(on_postgresql(test))
 
 
 def walk_every_path(app, creator, standins) -> None:
@@ -184,8 +186,7 @@ def in_thread(work):
     return join
 
 
-@postgresql_only[0]
-@postgresql_only[1]
+@postgresql_only
 def test_a_data_deletion_that_rolls_back_after_writing_its_events_leaves_none(
     make_app, standins, receiver, add_user, db_session_cookie, database_url
 ):
@@ -223,8 +224,7 @@ def test_a_data_deletion_that_rolls_back_after_writing_its_events_leaves_none(
         assert [i["provider"] for i in status_items(creator).values()] == ["instagram"]
 
 
-@postgresql_only[0]
-@postgresql_only[1]
+@postgresql_only
 def test_a_connect_racing_another_for_a_new_account_records_one_event(
     make_app, receiver, add_user, db_session_cookie, database_url
 ):
