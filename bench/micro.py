@@ -77,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     db_url = dataset.ensure_database(args.admin_url, args.database)
     env = {
         "APP_ENV": "production",
+        "PUBLIC_BASE_URL": "https://integrations.example.com",
         "LOG_LEVEL": "INFO",
         "NEXTAUTH_SECRET": secret,
         "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),

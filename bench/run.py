@@ -109,6 +109,7 @@ class Bench:
         self.env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "APP_ENV": "production",
+            "PUBLIC_BASE_URL": "https://integrations.example.com",
             "LOG_LEVEL": "INFO",
             "NEXTAUTH_SECRET": self.secret,
             "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),

@@ -16,6 +16,7 @@ GOOD = {
     "APP_ENV": "production",
     "NEXTAUTH_SECRET": "s" * 32,
     "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+    "PUBLIC_BASE_URL": "https://integrations.example.com",
 }
 
 

@@ -236,7 +236,9 @@ def test_contract_example_validates_and_near_misses_do_not(client):
     assert not validator.is_valid(example)  # duration is required
 
 
-def test_undocumented_methods_get_405_with_allow(client, subtests):
+def test_undocumented_methods_get_405_with_allow(make_app, subtests):
+    # Every 405 counts against the client IP's budget for requests no route takes.
+    client = make_app(ANONYMOUS_RATE_LIMIT=UNLIMITED).test_client()
     paths = client.get("/api/openapi.json").get_json()["paths"]
     concrete = {"{provider}": "instagram", "{accountId}": "a1"}
     for template, item in paths.items():
@@ -289,7 +291,7 @@ def test_generation_covers_every_operation(api_schema):
 
 
 def test_every_documented_answer_is_real_and_conforms(
-    served, standins, api_schema, db_session_cookie
+    served, standins, api_schema, db_session_cookie, make_app
 ):
     app, token = served
     client = app.test_client()
@@ -350,6 +352,16 @@ def test_every_documented_answer_is_real_and_conforms(
         ),
         (DISCONNECT, client.delete("/api/integrations/disconnect/onlyfans/of_555", **big_form)),
         *((label, anonymous.get(label.split(" ")[1])) for label in OPS),
+    ]
+    # The same creator and database, where their four integrations are all that is allowed.
+    full = make_app(MAX_INTEGRATIONS_PER_USER="4", **standins.settings()).test_client()
+    full.set_cookie(COOKIE, token)
+    calls += [
+        (
+            CONNECT_ONLYFANS,
+            full.post("/api/integrations/connect/onlyfans", json=key | {"accountId": "of_2"}),
+        ),
+        (CONNECT, full.post("/api/integrations/connect/reddit")),
     ]
 
     covered = {conforms(api_schema, label, response) for label, response in calls}

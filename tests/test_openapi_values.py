@@ -233,8 +233,7 @@ def test_each_error_response_carries_only_codes_of_its_status(document):
 def test_headers_are_documented_on_every_response(document):
     for path, status, response in responses(document):
         expected = set(EVERY)
-        # A 404 may be a URL that matches no route: no endpoint, so no rate limit.
-        if path.startswith("/api/integrations/") and status != "404":
+        if path.startswith("/api/integrations/"):
             expected |= LIMITED
         if status in RETRY_STATUSES:
             expected.add("Retry-After")

@@ -157,3 +157,19 @@ def test_each_endpoint_has_its_own_budget(make_app, add_user, db_session_cookie)
     assert status == [200, 200, 429]
     assert page.status_code == 200
     assert page.headers["X-RateLimit-Remaining"] == "1"
+
+
+def test_a_refused_oauth_callback_lands_on_the_page_with_the_message(
+    make_app, add_user, db_session_cookie
+):
+    app = make_app(STATUS_RATE_LIMIT="1 per minute")
+    add_user(1)
+    client = app.test_client()
+    client.set_cookie("next-auth.session-token", db_session_cookie(1))
+    client.get("/api/integrations/callback/reddit?code=c&state=s")
+
+    refused = client.get("/api/integrations/callback/reddit?code=c&state=s")
+
+    assert refused.status_code == 303
+    assert refused.headers["Location"] == "/integrations?error=rate_limited&provider=reddit"
+    assert refused.headers["Retry-After"]

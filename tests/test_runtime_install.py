@@ -68,6 +68,7 @@ def runtime_gunicorn(runtime_venv, database_url, tmp_path) -> Iterator[Gunicorn]
     env = service_env(
         database_url,
         APP_ENV="production",
+        PUBLIC_BASE_URL="https://integrations.example.com",
         NEXTAUTH_SESSION_STRATEGY="jwt",
         RATELIMIT_STORAGE_URI=TEST_REDIS_URL or "memory://",
     )

@@ -104,6 +104,7 @@ def test_flask_db_upgrade_command_on_postgresql():
         env = {
             **os.environ,
             "APP_ENV": "production",
+            "PUBLIC_BASE_URL": "https://integrations.example.com",
             "NEXTAUTH_SECRET": SECRET,
             "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
             "DATABASE_URL": url,

@@ -6,8 +6,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, g, redirect, request
+from flask_limiter import RateLimitExceeded
 
-from . import integrations, messages, oauth
+from . import http, integrations, messages, oauth
 from .auth import current_identity, current_user_id
 from .csrf import check_request
 from .errors import ApiError, not_found
@@ -68,6 +69,18 @@ def callback(provider: str) -> Any:
     except ApiError as err:
         return _to_page(error=messages.key_for(err.code), **known)
     return _to_page(connected=provider)
+
+
+@bp.errorhandler(RateLimitExceeded)
+def refused_by_limit(err: RateLimitExceeded) -> Any:
+    """The callback is a browser's navigation: it lands on the page, not on a JSON 429."""
+    if request.endpoint == "api.callback":
+        known = request.view_args or {}
+        provider = known.get("provider", "")
+        return _to_page(
+            error="rate_limited", **({"provider": provider} if provider in REGISTRY else {})
+        )
+    return http.rate_limited(err)
 
 
 @bp.post("/integrations/refresh/<provider>/<path:account_id>")

@@ -70,7 +70,7 @@ def _read(environ: Mapping[str, str], instance_path: str) -> dict[str, Any]:
         "NEXTAUTH_URL": _http_url(environ, "NEXTAUTH_URL", "http://localhost:3000"),
         "TOKEN_ENCRYPTION_KEYS": _encryption_keys(environ, dev_secrets),
         "TRUSTED_PROXY_COUNT": _non_negative_int(environ, "TRUSTED_PROXY_COUNT", 0),
-        "PUBLIC_BASE_URL": _optional_url(environ, "PUBLIC_BASE_URL"),
+        "PUBLIC_BASE_URL": _public_base_url(environ, app_env),
         "ALLOWED_ORIGINS": _origins(environ),
         "PROVIDERS": _providers(environ),
         "PROVIDER_TIMEOUT": (
@@ -79,6 +79,8 @@ def _read(environ: Mapping[str, str], instance_path: str) -> dict[str, Any]:
         ),
         "PROVIDER_RETRIES": _non_negative_int(environ, "PROVIDER_RETRIES", 2),
         "REFRESH_MAX_FAILURES": _positive_int(environ, "REFRESH_MAX_FAILURES", 5),
+        # Every status response, page and refresh sweep lists all of a creator's integrations.
+        "MAX_INTEGRATIONS_PER_USER": _positive_int(environ, "MAX_INTEGRATIONS_PER_USER", 50),
         # The largest legitimate body (the OnlyFans form) is about 3 KB; anything far larger
         # is refused with 413 before it is read.
         "MAX_CONTENT_LENGTH": _positive_int(environ, "MAX_BODY_BYTES", 16 * 1024),
@@ -92,6 +94,15 @@ def _read(environ: Mapping[str, str], instance_path: str) -> dict[str, Any]:
 
 def _optional_url(environ: Mapping[str, str], name: str) -> str | None:
     return _http_url(environ, name, "") if environ.get(name) else None
+
+
+def _public_base_url(environ: Mapping[str, str], app_env: str) -> str | None:
+    """This service's public URL; production builds every absolute URL from it, never Host."""
+    if app_env == "production" and not environ.get("PUBLIC_BASE_URL"):
+        raise ConfigError(
+            "PUBLIC_BASE_URL is required in production (the URL creators reach this service at)"
+        )
+    return _optional_url(environ, "PUBLIC_BASE_URL")
 
 
 def origin(url: str) -> str:

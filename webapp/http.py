@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import time
 import uuid
+from collections.abc import Iterable
 from typing import Any
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from flask import Flask, current_app, g, request
 from flask.wrappers import Request, Response
 from flask_limiter import RateLimitExceeded
 from werkzeug.datastructures import Headers
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException
 
 from . import ratelimit
 from .auth import caller
 from .errors import ApiError
-from .metrics import ERRORS, REQUESTS
+from .metrics import ERRORS, REQUESTS, endpoint_label, method_label
 
 CACHE_CONTROL = "private, no-cache, no-store, must-revalidate"
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
@@ -80,6 +83,31 @@ def _start() -> None:
     g.correlation_id = _correlation_id()
 
 
+def _require_host() -> None:
+    # HTTP/1.1 makes Host mandatory (RFC 9112, 3.2); gunicorn passes a request without it on.
+    environ = request.environ
+    if environ.get("SERVER_PROTOCOL") == "HTTP/1.1" and not environ.get("HTTP_HOST"):
+        raise BadRequest()  # a protocol error: the JSON envelope on every blueprint
+
+
+class ChunkedBodyLimit:
+    """WSGI middleware: a chunked body gets a Content-Length, so the body limit applies to it."""
+
+    def __init__(self, app: WSGIApplication, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        # Werkzeug stops reading a body of unknown length at MAX_CONTENT_LENGTH without a word,
+        # so an oversized one would be parsed cut short (a 400) instead of refused. Read one
+        # byte past the limit and pass on what was read: too long is then the usual 413.
+        if "HTTP_TRANSFER_ENCODING" in environ and environ.get("wsgi.input_terminated"):
+            body = environ["wsgi.input"].read(self.limit + 1)
+            environ = {k: v for k, v in environ.items() if k != "HTTP_TRANSFER_ENCODING"}
+            environ.update({"wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))})
+        return self.app(environ, start_response)
+
+
 def _finish(response: Response) -> Response:
     context = g._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup, not ten
     correlation_id = context.get("correlation_id") or str(uuid.uuid4())
@@ -106,8 +134,10 @@ def _finish(response: Response) -> Response:
 
 
 def _observe(incoming: Request, context: Any, status: int, duration_ms: int) -> None:
-    endpoint = incoming.endpoint or "unmatched"
-    REQUESTS.labels(endpoint, incoming.method, str(status)).observe(duration_ms / 1000)
+    endpoint = endpoint_label(incoming.endpoint)
+    REQUESTS.labels(endpoint, method_label(incoming.method), str(status)).observe(
+        duration_ms / 1000
+    )
     if status >= 400:
         ERRORS.labels(endpoint, context.get("error_code", str(status))).inc()
 
@@ -146,7 +176,7 @@ def _api_error(err: ApiError) -> tuple[dict[str, Any], int]:
     return error_body(err.code, err.message, err.field), err.status
 
 
-def _rate_limited(err: RateLimitExceeded) -> tuple[dict[str, Any], int]:
+def rate_limited(err: RateLimitExceeded) -> tuple[dict[str, Any], int]:
     return error_body("RATE_LIMIT_EXCEEDED", "Too many requests. Please try again later."), 429
 
 
@@ -171,9 +201,12 @@ def _unexpected(err: Exception) -> tuple[dict[str, Any], int]:
 
 def init_app(app: Flask) -> None:
     """Register the hooks; call before the limiter so timing covers its check."""
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    app.wsgi_app = ChunkedBodyLimit(app.wsgi_app, limit)  # type: ignore[method-assign]
     app.before_request(_start)
+    app.before_request(_require_host)
     app.after_request(_finish)
     app.register_error_handler(ApiError, _api_error)
-    app.register_error_handler(RateLimitExceeded, _rate_limited)
+    app.register_error_handler(RateLimitExceeded, rate_limited)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from flask import current_app
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from . import events, oauth, providers
@@ -26,9 +27,10 @@ from .errors import (
     not_found,
     provider_unavailable,
     reauth_required,
+    unauthorized,
 )
 from .extensions import db
-from .models import Integration, Notice
+from .models import Integration, Notice, User
 from .providers import (
     REGISTRY,
     Account,
@@ -102,6 +104,14 @@ def connect(
             row.expires_at = None  # an API key has no expiry
 
         return save_account(user_id, provider, Account(account_id, account_name), now, store_key)
+
+    oauth_client(provider)  # INVALID_PROVIDER before anything else
+
+    def room_for_one_more() -> None:  # asked before the creator leaves for the provider
+        _lock_creator(user_id)
+        _refuse_past_cap(user_id)
+
+    run_with_retry(room_for_one_more, failure_message="Failed to start connection")
     return SignIn(oauth.start(user_id, provider, redirect_uri, now))
 
 
@@ -110,9 +120,14 @@ def complete_connection(
 ) -> IntegrationStatus:
     """The provider sent the creator back: finish the OAuth flow and store the account."""
     account, tokens = oauth.finish(user_id, provider, code, state, error, now)
-    return save_account(
-        user_id, provider, account, now, lambda row: apply_tokens(row, tokens, now)
-    ).item
+    try:
+        saved = save_account(
+            user_id, provider, account, now, lambda row: apply_tokens(row, tokens, now)
+        )
+    except ApiError:  # not stored (the cap, the session gone): the grant must not linger
+        _revoke(provider, tokens.access_token, tokens.refresh_token)
+        raise
+    return saved.item
 
 
 def reconnect(
@@ -166,15 +181,7 @@ def disconnect(user_id: int, provider: str, account_id: str, now: datetime) -> N
         for_update=False,
         failure_message="Failed to disconnect integration",
     )
-    client = configured().get(provider)
-    if client is not None:
-        try:
-            client.revoke(row.access_token, row.refresh_token)
-        except ProviderError as err:
-            log.warning(
-                "revocation failed; deleting anyway",
-                extra={"fields": {"provider": provider, "error": type(err).__name__}},
-            )
+    _revoke(provider, row.access_token, row.refresh_token)
     events.record(row, events.DISCONNECTED, "creator", now)
     db.session.delete(row)
     db.session.commit()
@@ -207,9 +214,11 @@ def save_account(
     """Create the integration, or update the one this user already has for the account."""
 
     def save(first_try: bool = True) -> Connected:
+        _lock_creator(user_id)
         row = find(user_id, provider, account.id, for_update=True)
         created = row is None
         if row is None:
+            _refuse_past_cap(user_id)  # a reconnect (the row exists) always goes through
             row = Integration(user_id=user_id, provider=provider, account_id=account.id)
             db.session.add(row)
         row.account_name = account.name
@@ -226,6 +235,43 @@ def save_account(
         return Connected(to_status(row, now), created)
 
     return run_with_retry(save, failure_message="Failed to save integration")
+
+
+def _revoke(provider: str, access_token: str | None, refresh_token: str | None) -> None:
+    """Revoke at the provider where it can (best effort: a failure is logged, not raised)."""
+    client = configured().get(provider)
+    if client is None:
+        return
+    try:
+        client.revoke(access_token, refresh_token)
+    except ProviderError as err:
+        log.warning(
+            "revocation failed",
+            extra={"fields": {"provider": provider, "error": type(err).__name__}},
+        )
+
+
+def _lock_creator(user_id: int) -> None:
+    """Take the creator's row lock, so two connects at once cannot both pass the cap."""
+    # Held until the connect commits: the next one of this creator counts after it. No row:
+    # the session outlived its user, which NextAuth's own adapter treats as no session.
+    statement = select(User.id).where(User.id == user_id).with_for_update()
+    if db.session.execute(statement).scalar_one_or_none() is None:
+        db.session.rollback()
+        raise unauthorized()
+
+
+def _refuse_past_cap(user_id: int) -> None:
+    """INTEGRATION_LIMIT_REACHED once the creator has MAX_INTEGRATIONS_PER_USER integrations."""
+    cap: int = current_app.config["MAX_INTEGRATIONS_PER_USER"]
+    held = select(func.count()).where(Integration.user_id == user_id)
+    if db.session.execute(held).scalar_one() >= cap:
+        db.session.rollback()
+        raise ApiError(
+            "INTEGRATION_LIMIT_REACHED",
+            f"At most {cap} accounts can be connected; disconnect one first",
+            409,
+        )
 
 
 def api_key_fields(body: Mapping[str, Any]) -> tuple[str, str, str]:

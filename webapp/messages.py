@@ -24,6 +24,10 @@ MESSAGES = {
     ),
     "invalid_provider": ("error", "That provider is not available."),
     "not_found": ("error", "That account is no longer connected."),
+    "integration_limit": (
+        "error",
+        "You have connected as many accounts as you can. Disconnect one to connect another.",
+    ),
     "signed_out": ("error", "Your session has ended. Please sign in again."),
     "rate_limited": ("error", "Too many requests. Please wait a moment and try again."),
     "forbidden": ("error", "This request was refused. Please reload the page and try again."),
@@ -37,6 +41,7 @@ ERROR_KEYS = {
     "PROVIDER_UNAVAILABLE": "provider_unavailable",
     "INVALID_PROVIDER": "invalid_provider",
     "NOT_FOUND": "not_found",
+    "INTEGRATION_LIMIT_REACHED": "integration_limit",
     "FORBIDDEN": "forbidden",
 }
 

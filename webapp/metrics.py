@@ -20,6 +20,12 @@ from prometheus_client import (
 )
 from prometheus_client.registry import Collector
 
+# Label values come from fixed sets, so no request can add a series: a client may invent any
+# method and any path, and every new label value would be another histogram on every scrape.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "other"
+UNMATCHED = "unmatched"
+
 REQUESTS = Histogram(
     "integrations_http_request_duration_seconds",
     "Request latency by endpoint and status; p50/p95/p99 come from its buckets.",
@@ -53,6 +59,16 @@ REFRESHES = Counter(
     "Token refresh attempts by provider and outcome.",
     ["provider", "outcome"],
 )
+
+
+def endpoint_label(endpoint: str | None) -> str:
+    """The app's endpoint that served the request; `unmatched` when no route matched (404, 405)."""
+    return endpoint or UNMATCHED
+
+
+def method_label(method: str) -> str:
+    """A standard HTTP method as it is; anything else is `other`."""
+    return method if method in METHODS else OTHER_METHOD
 
 
 def exposition(extra: Iterable[Collector] = ()) -> tuple[bytes, str]:

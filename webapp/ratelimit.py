@@ -1,7 +1,8 @@
 """Per-user rate limits (per client IP while signed out), enforced by Flask-Limiter.
 
 The caller is already known when the limiter asks (auth.identify_caller runs first): the key
-and limit functions only read it, so they cannot fail and leave a request uncounted.
+and limit functions only read it, so they cannot fail and leave a request uncounted. Requests
+that match no route (404, 405) share one budget per client IP, the signed-out one.
 """
 
 from __future__ import annotations
@@ -12,11 +13,26 @@ from flask import Blueprint, Flask, current_app, request
 from flask_limiter import Limiter
 
 from .auth import caller
+from .metrics import UNMATCHED
 
 
 def _limit_value() -> str:
     name = "STATUS_RATE_LIMIT" if caller() else "ANONYMOUS_RATE_LIMIT"
     return current_app.config[name]  # type: ignore[no-any-return]
+
+
+def _anonymous_limit() -> str:
+    return current_app.config["ANONYMOUS_RATE_LIMIT"]  # type: ignore[no-any-return]
+
+
+def _endpoint_or_unmatched() -> str:
+    # Flask-Limiter skips a request with no endpoint; named, it falls to the default limit.
+    return request.endpoint or UNMATCHED
+
+
+def _matched() -> bool:
+    """A request a route matched has its endpoint's own limit (or none), not the default."""
+    return request.endpoint is not None
 
 
 def _key() -> str:
@@ -38,7 +54,13 @@ def init_app(app: Flask, per_caller: list[Blueprint], per_ip: list[Blueprint]) -
     app.config["RATELIMIT_HEADERS_ENABLED"] = False  # headers(): no Retry-After on a 200
     app.config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = True  # Redis down: count per worker
     app.config["RATELIMIT_STORAGE_OPTIONS"] = {"socket_timeout": 0.2, "socket_connect_timeout": 0.2}
-    limiter = Limiter(key_func=_key, app=app)
+    limiter = Limiter(
+        key_func=_key,
+        app=app,
+        request_identifier=_endpoint_or_unmatched,
+        default_limits=[_anonymous_limit],
+        default_limits_exempt_when=_matched,
+    )
     for blueprint in per_caller:
         limiter.limit(_limit_value, key_func=_key)(blueprint)
     for blueprint in per_ip:

@@ -39,6 +39,7 @@ cleanup() {
 trap cleanup EXIT
 
 export APP_ENV=production LOG_LEVEL=INFO TRUSTED_PROXY_COUNT=0
+export PUBLIC_BASE_URL=https://integrations.example.com
 export NEXTAUTH_SECRET="bench-secret-0123456789abcdef0123456789"
 export TOKEN_ENCRYPTION_KEYS
 TOKEN_ENCRYPTION_KEYS=$(.venv/bin/python -c \

@@ -100,6 +100,7 @@ def seeded_schema(**overrides: str) -> Iterator[tuple[dict[str, str], dict[int, 
         env = service_env(
             url,
             APP_ENV="production",
+            PUBLIC_BASE_URL="https://integrations.example.com",  # start_stack: nginx's origin
             RATELIMIT_STORAGE_URI=TEST_REDIS_URL,
             TRUSTED_PROXY_COUNT="1",
             **overrides,
