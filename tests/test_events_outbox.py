@@ -3,13 +3,16 @@ written while EVENTS_URL is unset, and never holding a secret."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from datetime import timedelta
 
 import psycopg
 import pytest
+from sqlalchemy import event
 
+from webapp.extensions import db
 from webapp.timeutil import utcnow
 
 from .conftest import TEST_DATABASE_URL, connect_via_oauth
@@ -225,32 +228,69 @@ def test_a_data_deletion_that_rolls_back_after_writing_its_events_leaves_none(
 
 
 @postgresql_only
-def test_a_connect_racing_another_for_a_new_account_records_one_event(
+def test_a_connect_waiting_for_another_of_the_same_new_account_records_one_event(
     make_app, receiver, add_user, db_session_cookie, database_url
 ):
     app = make_app(**events_settings(receiver.url))
     creator = signed_in(app, add_user, db_session_cookie)
     with psycopg.connect(database_url) as other:
         # The creator's other tab connects the same account and has not committed yet.
-        other.execute(
-            "INSERT INTO integrations (user_id, provider, account_id, account_name, "
-            "refresh_failures, created_at, updated_at) "
-            "VALUES (1, 'onlyfans', 'of1', 'other tab', 0, now(), now())"
-        )
-        answer = in_thread(
-            lambda: creator.post(
-                "/api/integrations/connect/onlyfans",
-                json={"accountId": "of1", "accountName": "OF", "apiKey": KEYS[0]},
-            )
-        )
-        blocked_behind(database_url, other)
+        other.execute(OTHER_TAB.replace("?", "now()"))
+        answer = in_thread(lambda: connect_of1(creator))
+        blocked_behind(database_url, other)  # behind the creator's row lock
         other.commit()
 
         response = answer()
 
-    assert response.status_code == 200, response.get_json()  # updated what the other tab made
+    assert_updated_with_one_event(app, creator, response)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_connect_meeting_a_row_written_after_it_looked_updates_it_with_one_event(
+    make_app, receiver, add_user, db_session_cookie, database_url
+):
+    app = make_app(**events_settings(receiver.url))
+    creator = signed_in(app, add_user, db_session_cookie)
+    other = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # the other tab's write lock: SQLite has no row locks
+    other.execute(OTHER_TAB.replace("?", "'2026-12-01 10:00:00.000000'"))
+    inserting = threading.Event()
+
+    def watch(_conn, _cursor, statement: str, *_: object) -> None:
+        if statement.startswith("INSERT INTO integrations"):
+            inserting.set()
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", watch)
+    try:
+        answer = in_thread(lambda: connect_of1(creator))
+        assert inserting.wait(10)  # it found no row, and now inserts one: it waits for the lock
+        other.execute("COMMIT")  # ... and meets the other tab's row: a unique violation
+        response = answer()
+    finally:
+        event.remove(engine, "before_cursor_execute", watch)
+        other.close()
+
+    assert_updated_with_one_event(app, creator, response)
+
+
+OTHER_TAB = (
+    "INSERT INTO integrations (user_id, provider, account_id, account_name, "
+    "refresh_failures, created_at, updated_at) VALUES (1, 'onlyfans', 'of1', 'other tab', 0, ?, ?)"
+)
+
+
+def connect_of1(client):
+    body = {"accountId": "of1", "accountName": "OF", "apiKey": KEYS[0]}
+    return client.post("/api/integrations/connect/onlyfans", json=body)
+
+
+def assert_updated_with_one_event(app, creator, response) -> None:
+    """The connect updated the other tab's row; the attempt that met it left no event."""
+    assert response.status_code == 200, response.get_json()
     [item] = status_items(creator).values()
     assert item["accountName"] == "OF"
-    [body] = bodies(app)  # the attempt that met the other tab's row left no event behind
+    [body] = bodies(app)
     assert (body["type"], body["data"]["reason"]) == ("integration.connected", "reconnected")
     assert body["data"]["integration"] == item
