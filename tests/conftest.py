@@ -197,13 +197,31 @@ def provider_waits() -> list[float]:
 
 
 @pytest.fixture
-def provider_app(make_app, standins, provider_waits) -> Flask:
+def extra_settings() -> dict[str, str]:
+    """More settings for provider_app: a test module overrides this fixture to add its own."""
+    return {}
+
+
+@pytest.fixture
+def receiver():
+    """The platform's events endpoint on loopback; every delivery must verify."""
+    from tests.support.events import EVENTS_SECRET
+    from tests.support.receiver import EventReceiver
+
+    with EventReceiver(EVENTS_SECRET) as running:
+        yield running
+    assert running.unverified == [], "a delivery did not verify with the events secret"
+
+
+@pytest.fixture
+def provider_app(make_app, standins, provider_waits, extra_settings) -> Flask:
     """The app configured for the stand-ins, with short provider timeouts for fault tests."""
     app = make_app(
         **standins.settings(),
         PROVIDER_READ_TIMEOUT_MS="800",
         PROVIDER_CONNECT_TIMEOUT_MS="500",
         PROVIDER_RETRIES="2",
+        **extra_settings,
     )
     for client in app.extensions["providers"].values():
         client.http.sleep = provider_waits.append  # waits are recorded, never slept

@@ -124,3 +124,73 @@ def test_development_sign_in_route_exists_only_in_development(tmp_path):
     production = create_app(GOOD).test_client()
 
     assert production.get("/dev/sign-in").status_code == 404
+
+
+EVENTS_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"EVENTS_URL": "ftp://platform.example/events", "EVENTS_SECRET": EVENTS_SECRET}, "URL"),
+        ({"EVENTS_URL": "platform.example/events", "EVENTS_SECRET": EVENTS_SECRET}, "URL"),
+        ({"EVENTS_URL": "https://platform.example/events"}, "SECRET"),
+        (
+            {"EVENTS_URL": "https://p.example/e", "EVENTS_SECRET": "MfKQ9r8GKYqrTwjUPD8ILPZI"},
+            "SECRET",
+        ),
+        ({"EVENTS_URL": "https://p.example/e", "EVENTS_SECRET": "whsec_not base64!"}, "SECRET"),
+        ({"EVENTS_URL": "https://p.example/e", "EVENTS_SECRET": "whsec_c2hvcnQ="}, "SECRET"),
+        (
+            {"EVENTS_URL": "https://p.example/e", "EVENTS_SECRET": f"{EVENTS_SECRET} whsec_"},
+            "SECRET",
+        ),
+        ({"EVENTS_TIMEOUT_MS": "0"}, "TIMEOUT_MS"),
+        ({"EVENTS_TIMEOUT_MS": "5s"}, "TIMEOUT_MS"),
+    ],
+)
+def test_a_bad_events_setting_stops_the_app_naming_it(settings, named):
+    assert f"EVENTS_{named}" in start_error(GOOD | settings)
+
+
+def test_events_are_off_by_default_and_sent_with_five_second_timeouts():
+    config = create_app(GOOD).config
+
+    assert (config["EVENTS_URL"], config["EVENTS_SECRETS"]) == (None, ())
+    assert config["EVENTS_TIMEOUT"] == 5.0
+
+
+def test_several_events_secrets_sign_at_once_while_rotating():
+    other = "whsec_" + "b3RoZXItc2VjcmV0LWJ5dGVzLTEyMzQ1Njc4OTA="
+    settings = {
+        "EVENTS_URL": "https://p.example/e/",
+        "EVENTS_SECRET": f" {other}  {EVENTS_SECRET} ",
+    }
+
+    config = create_app(GOOD | settings).config
+
+    assert config["EVENTS_SECRETS"] == (other, EVENTS_SECRET)
+    assert config["EVENTS_URL"] == "https://p.example/e/"  # posted to as given
+
+
+def test_gunicorn_refuses_to_boot_on_a_bad_events_secret_with_a_one_line_reason(tmp_path):
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        **GOOD,
+        "EVENTS_URL": "https://platform.example/events",
+        "EVENTS_SECRET": "not-a-standard-webhooks-secret",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", "import wsgi"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "configuration error: EVENTS_SECRET secret 1 must be whsec_ and base64 of 16 or more bytes"
+    ]

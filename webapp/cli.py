@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import signal
+import threading
 import time
 from datetime import timedelta
 
@@ -100,22 +102,23 @@ def reencrypt_command() -> None:
 
 
 @integrations_cli.command("deliver-events")
-@click.option("--follow", is_flag=True, help="Keep delivering as events arrive, until stopped.")
+@click.option("--follow", is_flag=True, help="Keep delivering as events arrive, until SIGTERM.")
 @click.option("--interval", type=click.FloatRange(min=0.1), default=2.0, show_default=True)
 def deliver_events_command(follow: bool, interval: float) -> None:
     """Send pending events to EVENTS_URL, in order per integration; safe to run twice."""
     if not current_app.config["EVENTS_URL"]:
         raise click.ClickException("EVENTS_URL is not set: there are no events to deliver")
+    stopping = threading.Event()
+    if follow:  # a service: SIGTERM lets the event in flight finish and be recorded, then exits
+        signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     with requests.Session() as session:
         while True:
-            summary = events.deliver_pending(session)
-            click.echo(
-                f"delivered={summary.delivered} retried={summary.retried} "
-                f"failed={summary.failed} gone={summary.gone}"
-            )
-            if not follow:
+            summary = events.deliver_pending(session, stopping.is_set)
+            if not follow or summary != events.DeliverySummary():  # idle rounds say nothing
+                click.echo(str(summary))
+            if not follow or stopping.is_set():
                 return
-            time.sleep(interval)
+            time.sleep(interval)  # a SIGTERM meanwhile is seen when the wait ends
 
 
 @integrations_cli.command("events")

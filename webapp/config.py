@@ -84,8 +84,10 @@ def _read(environ: Mapping[str, str], instance_path: str) -> dict[str, Any]:
         # The largest legitimate body (the OnlyFans form) is about 3 KB; anything far larger
         # is refused with 413 before it is read.
         "MAX_CONTENT_LENGTH": _positive_int(environ, "MAX_BODY_BYTES", 16 * 1024),
-        "EVENTS_URL": _optional_url(environ, "EVENTS_URL"),
+        # The platform's endpoint, posted to exactly as given: a trailing slash is its path's.
+        "EVENTS_URL": _endpoint_url(environ, "EVENTS_URL"),
         "EVENTS_SECRETS": _events_secrets(environ),
+        "EVENTS_TIMEOUT": _positive_int(environ, "EVENTS_TIMEOUT_MS", 5000) / 1000,
         "LOG_LEVEL": _choice(environ, "LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"),
     }
 
@@ -221,7 +223,14 @@ def _storage_uri(environ: Mapping[str, str]) -> str:
 
 
 def _http_url(environ: Mapping[str, str], name: str, default: str) -> str:
-    value = (environ.get(name) or default).rstrip("/")
+    return _checked_url(name, (environ.get(name) or default).rstrip("/"))
+
+
+def _endpoint_url(environ: Mapping[str, str], name: str) -> str | None:
+    return _checked_url(name, environ[name]) if environ.get(name) else None
+
+
+def _checked_url(name: str, value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(f"{name} must be an http(s) URL (got {value!r})")

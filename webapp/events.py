@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -28,7 +29,6 @@ CONNECTED = "integration.connected"
 EXPIRED = "integration.expired"
 DISCONNECTED = "integration.disconnected"
 PENDING, DELIVERED, FAILED, GONE = "pending", "delivered", "failed", "gone"
-SEND_TIMEOUT_S = 5.0
 FIRST_RETRY = timedelta(minutes=1)
 MAX_RETRY = timedelta(hours=6)
 RETRY_FOR = timedelta(days=3)
@@ -71,11 +71,17 @@ class DeliverySummary:
     failed: int = 0  # undelivered for RETRY_FOR: kept, listed by `events --failed`
     gone: int = 0  # the receiver answered 410 Gone: not sent again
 
+    def __str__(self) -> str:
+        return (
+            f"delivered={self.delivered} retried={self.retried} "
+            f"failed={self.failed} gone={self.gone}"
+        )
 
-def deliver_pending(session: requests.Session, limit: int | None = None) -> DeliverySummary:
-    """Send every event that is due, oldest first, each under its row lock; then return."""
+
+def deliver_pending(session: requests.Session, stopping: Callable[[], bool]) -> DeliverySummary:
+    """Send every due event, oldest first, under its row lock; `stopping` is asked between two."""
     summary = DeliverySummary()
-    while limit is None or sum(vars(summary).values()) < limit:
+    while not stopping():
         now = utcnow()
         event = db.session.execute(_next_due(now)).scalar_one_or_none()
         if event is None:
@@ -118,7 +124,7 @@ def _send(session: requests.Session, event: OutboxEvent, now: datetime) -> str:
             current_app.config["EVENTS_URL"],
             data=event.body.encode(),
             headers=signed_headers(event.webhook_id, now, event.body),
-            timeout=SEND_TIMEOUT_S,
+            timeout=current_app.config["EVENTS_TIMEOUT"],
             allow_redirects=False,  # a redirect is the receiver's misconfiguration: retried
         )
     except requests.RequestException as err:

@@ -218,8 +218,8 @@ def save_account(
         row.account_name = account.name
         apply(row)
         mark_working(row, now)
-        events.record(row, events.CONNECTED, "new" if created else "reconnected", now)
-        try:
+        try:  # a concurrent connect of the same account shows when the row is flushed
+            events.record(row, events.CONNECTED, "new" if created else "reconnected", now)
             db.session.commit()
         except IntegrityError:
             db.session.rollback()

@@ -29,7 +29,7 @@ from .providers import (
     ReauthRequired,
 )
 from .status import ACCESS_REVOKED, DEAD_REASONS, EXPIRED, REFRESH_FAILED
-from .store import apply_tokens, grant_of, mark_expired, mark_working, stop_refreshing
+from .store import apply_tokens, grant_of, mark_expired, mark_working
 
 FIRST_BACKOFF = timedelta(minutes=5)
 MAX_BACKOFF = timedelta(hours=6)
@@ -50,8 +50,8 @@ def refresh_row(row: Integration, client: OAuthProvider, now: datetime, *, via: 
         tokens = client.refresh(grant_of(row), now)
     except ReauthRequired as dead:
         reason = ACCESS_REVOKED if dead.revoked else EXPIRED
-        mark_expired(row, reason, now, via=via, detail=dead.detail)
-        stop_refreshing(row)  # also a grant that ran out (Instagram's): none renews it
+        # Also a grant that ran out (Instagram's past its expiry): no refresh renews it.
+        mark_expired(row, reason, now, via=via, detail=dead.detail, renewable=False)
         REFRESHES.labels(row.provider, "reauth_required").inc()
         raise
     except ClientRejected as err:

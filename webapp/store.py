@@ -114,21 +114,28 @@ def stop_refreshing(row: Integration) -> None:
 
 
 def mark_expired(
-    row: Integration, reason: str, now: datetime, *, via: str, detail: str | None = None
+    row: Integration,
+    reason: str,
+    now: datetime,
+    *,
+    via: str,
+    detail: str | None = None,
+    renewable: bool = True,
 ) -> bool:
     """Record why the integration needs its creator; False when that was known already.
 
-    A dead grant (DEAD_REASONS) is never refreshed again; it replaces a reason that only
-    said the expiry passed, and is never replaced itself until the creator reconnects.
+    A dead grant (DEAD_REASONS), or one no refresh can renew (`renewable` False), is never
+    refreshed again. A dead grant replaces a reason that only said the expiry passed, and is
+    never replaced itself until the creator reconnects.
     """
+    if reason in DEAD_REASONS or not renewable:
+        stop_refreshing(row)
     if row.expired_reason in DEAD_REASONS or row.expired_reason == reason:
         return False
     newly = row.expired_reason is None
     row.expired_reason = reason
     row.expired_detail = detail
     row.expired_marked_at = now
-    if reason in DEAD_REASONS:
-        stop_refreshing(row)
     MARKED_DEAD.labels(row.provider, reason, via).inc()
     if newly:
         events.record(row, events.EXPIRED, reason, now)
