@@ -174,3 +174,30 @@ def test_a_refused_oauth_callback_lands_on_the_page_with_the_message(
     assert refused.status_code == 303
     assert refused.headers["Location"] == "/integrations?error=rate_limited&provider=reddit"
     assert refused.headers["Retry-After"]
+
+
+@pytest.mark.skipif(not TEST_REDIS_URL, reason="needs TEST_REDIS_URL")
+def test_a_limited_request_costs_one_redis_command(make_app, add_user, db_session_cookie):
+    """The count and the window for the headers come back from the one call that counts."""
+    import redis
+
+    app = make_app(RATELIMIT_STORAGE_URI=TEST_REDIS_URL)
+    prefix = app.config["RATELIMIT_KEY_PREFIX"]
+    add_user(1)
+    client = app.test_client()
+    client.set_cookie("next-auth.session-token", db_session_cookie(1))
+    client.get(URL)  # the first request loads the script into Redis
+    server = redis.Redis.from_url(TEST_REDIS_URL)
+    with server.monitor() as monitor:
+        second, third = client.get(URL), client.get(URL)
+        server.echo(f"{prefix} done")
+        seen = []
+        while (command := monitor.next_command())["command"] != f"ECHO {prefix} done":
+            if prefix in command["command"] and command["client_type"] != "lua":
+                seen.append(command["command"].split()[0])
+
+    assert (second.headers["X-RateLimit-Remaining"], third.headers["X-RateLimit-Remaining"]) == (
+        "58",
+        "57",
+    )
+    assert seen == ["EVALSHA", "EVALSHA"]

@@ -94,7 +94,7 @@ class _Query:
     sql: str
     order: tuple[str, ...] | None  # parameter names in order, for positional paramstyles
     binds: tuple[tuple[str, Callable[[Any], Any] | None], ...]
-    columns: tuple[Callable[[Any], Any] | None, ...]
+    columns: tuple[tuple[int, Callable[[Any], Any]], ...]  # (position, conversion), where any
 
 
 @lru_cache(maxsize=32)
@@ -104,10 +104,11 @@ def _compiled(statement: Select[*tuple[Any, ...]], dialect: Dialect) -> _Query:
         (name, bind.type.dialect_impl(dialect).bind_processor(dialect))
         for name, bind in compiled.binds.items()
     )
-    columns = tuple(
+    processors = (
         column.type.dialect_impl(dialect).result_processor(dialect, None)
         for column in statement.selected_columns
     )
+    columns = tuple((n, convert) for n, convert in enumerate(processors) if convert)
     order = tuple(compiled.positiontup) if compiled.positiontup else None
     return _Query(compiled.string, order, binds, columns)
 
@@ -130,7 +131,7 @@ def _run(engine: Engine, query: _Query, params: Mapping[str, Any]) -> list[tuple
         cursor = connection.cursor()
         try:
             cursor.execute(query.sql, args)
-            rows = cursor.fetchall()
+            rows = list(cursor.fetchall())
         finally:
             cursor.close()
             dialect.reset_isolation_level(connection)  # the pool hands it to sessions next
@@ -143,8 +144,17 @@ def _run(engine: Engine, query: _Query, params: Mapping[str, Any]) -> list[tuple
         ) from err
     finally:
         pooled.close()
-    convert = query.columns
-    return [tuple(c(v) if c else v for c, v in zip(convert, row, strict=True)) for row in rows]
+    return [_converted(row, query.columns) for row in rows] if query.columns else rows
+
+
+def _converted(
+    row: tuple[Any, ...], columns: tuple[tuple[int, Callable[[Any], Any]], ...]
+) -> tuple[Any, ...]:
+    """The row with the columns' own type conversions applied (UTC datetimes, enums)."""
+    values = list(row)
+    for n, convert in columns:
+        values[n] = convert(values[n])
+    return tuple(values)
 
 
 def _discard_session() -> None:
