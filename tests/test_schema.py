@@ -124,3 +124,44 @@ def test_flask_db_upgrade_command_on_postgresql():
                 "SELECT provider FROM integrations WHERE user_id = 3 ORDER BY id"
             ).fetchall()
         assert [r[0] for r in rows] == ["instagram", "tiktok", "reddit", "onlyfans"]
+
+
+@pytest.mark.skipif(not TEST_DATABASE_URL, reason="needs TEST_DATABASE_URL (PostgreSQL)")
+def test_timestamps_come_back_in_utc_whatever_time_zone_the_url_asks_for():
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from webapp.database import read
+    from webapp.models import Integration, User
+
+    moment = datetime(2026, 11, 3, 23, 30, tzinfo=UTC)  # 4 Nov in Tokyo
+    with fresh_postgres_schema() as url:
+        app = create_app(service_env(f"{url}%20-cTimeZone%3DAsia%2FTokyo"))
+        with app.app_context():
+            upgrade()
+            db.session.add(User(id=1, name="Creator"))
+            db.session.flush()
+            db.session.add(
+                Integration(
+                    user_id=1,
+                    provider="reddit",
+                    account_id="r",
+                    account_name="u/r",
+                    expires_at=moment,
+                )
+            )
+            db.session.commit()
+            db.session.expunge_all()
+            [(read_back,)] = read(
+                select(Integration.expires_at), {}, failure_message="Failed to fetch integrations"
+            )
+            loaded = db.session.scalars(select(Integration)).one().expires_at
+            zone = db.session.execute(text("SHOW TimeZone")).scalar()
+            db.session.close()
+            db.engine.dispose()
+
+    assert zone == "UTC"
+    assert (read_back, loaded) == (moment, moment)
+    assert read_back.tzinfo is UTC and loaded.tzinfo is UTC
+    assert read_back.isoformat() == "2026-11-03T23:30:00+00:00"

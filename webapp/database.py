@@ -1,4 +1,5 @@
-"""The database engine: bounded connect time, retries with backoff, SQLite foreign keys."""
+"""The database engine: bounded connect time, retries with backoff, UTC sessions on
+PostgreSQL, SQLite foreign keys."""
 
 from __future__ import annotations
 
@@ -209,7 +210,7 @@ def _ready_before(fileno: int, wait: int, deadline: float) -> bool:
 
 
 def init_app(app: Flask) -> None:
-    """PostgreSQL connects through BoundedConnection; SQLite enforces foreign keys like it."""
+    """PostgreSQL connects through BoundedConnection, in UTC; SQLite enforces foreign keys."""
     app.extensions["db_retry_sleep"] = time.sleep  # the one wait between retries; tests record it
     with app.app_context():
         engine = db.engine
@@ -223,7 +224,10 @@ def init_app(app: Flask) -> None:
 
     @event.listens_for(engine, "do_connect")
     def connect(dialect: Any, conn_rec: Any, cargs: Any, cparams: Any) -> Any:
-        return connection_class.connect(*cargs, **cparams)
+        # Sessions in UTC, whatever the server's default: timestamps come back as aware UTC
+        # datetimes with no conversion on our side (timeutil.UtcDateTime counts on it).
+        options = " ".join(filter(None, (cparams.get("options"), "-c TimeZone=UTC")))
+        return connection_class.connect(*cargs, **{**cparams, "options": options})
 
 
 def _sqlite_foreign_keys(dbapi_connection: Any, connection_record: Any) -> None:
