@@ -25,59 +25,6 @@ from limits.util import WindowStats
 from .auth import caller
 from .metrics import UNMATCHED
 
-# limits' fixed-window script (incr_expire.lua), also returning the key's TTL.
-_INCR_EXPIRE_TTL = b"""
-local amount = tonumber(ARGV[2])
-local current = redis.call("incrby", KEYS[1], amount)
-if current == amount then
-    redis.call("expire", KEYS[1], ARGV[1])
-end
-return {current, redis.call("ttl", KEYS[1])}
-"""
-
-
-class _WindowOnHitLimiter(Limiter):
-    """Flask-Limiter whose fixed-window strategy is _FixedWindowOnHit, on Redis and on the
-    in-memory fallback alike."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._on_hit: dict[RateLimiter, _FixedWindowOnHit] = {}
-        super().__init__(*args, **kwargs)
-
-    @property
-    def limiter(self) -> RateLimiter:
-        strategy = super().limiter  # the storage's, or the in-memory fallback's
-        if type(strategy) is not FixedWindowRateLimiter:
-            return strategy
-        if strategy not in self._on_hit:
-            self._on_hit[strategy] = _FixedWindowOnHit(strategy.storage)
-        return self._on_hit[strategy]
-
-
-class _FixedWindowOnHit(FixedWindowRateLimiter):
-    """The fixed window, keeping each hit's window on flask.g for this request's headers."""
-
-    def __init__(self, storage: Storage) -> None:
-        super().__init__(storage)
-        self._redis = storage if isinstance(storage, RedisStorage) else None
-        self._script = (
-            self._redis.get_connection().register_script(_INCR_EXPIRE_TTL) if self._redis else None
-        )
-
-    def hit(self, item: RateLimitItem, *identifiers: str, cost: int = 1) -> bool:
-        key = item.key_for(*identifiers)
-        count, reset = self._count(key, item.get_expiry(), cost)
-        g.setdefault("rate_limit_windows", {})[key] = WindowStats(reset, item.amount - count)
-        return count <= item.amount
-
-    def _count(self, key: str, expiry: int, amount: int) -> tuple[int, float]:
-        """The count after this hit and when the window resets, as get_window_stats has them."""
-        if self._redis is None or self._script is None:
-            count = self.storage.incr(key, expiry, amount=amount)
-            return count, self.storage.get_expiry(key)
-        count, ttl = self._script([self._redis.prefixed_key(key)], [expiry, amount])
-        return int(count), max(int(ttl), 0) + time.time()
-
 
 def _limit_value() -> str:
     name = "STATUS_RATE_LIMIT" if caller() else "ANONYMOUS_RATE_LIMIT"
@@ -158,3 +105,59 @@ def _window(current: RequestLimit) -> tuple[int, int]:
     if seen is None:
         return current.reset_at, current.remaining
     return int(seen.reset_time + 1), seen.remaining  # as RequestLimit.reset_at rounds it
+
+
+# One round trip per limit check: the hit also reports the window the headers show.
+
+# limits' fixed-window script (incr_expire.lua), also returning the key's TTL.
+_INCR_EXPIRE_TTL = b"""
+local amount = tonumber(ARGV[2])
+local current = redis.call("incrby", KEYS[1], amount)
+if current == amount then
+    redis.call("expire", KEYS[1], ARGV[1])
+end
+return {current, redis.call("ttl", KEYS[1])}
+"""
+
+
+class _WindowOnHitLimiter(Limiter):
+    """Flask-Limiter whose fixed-window strategy is _FixedWindowOnHit, on Redis and on the
+    in-memory fallback alike."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._on_hit: dict[RateLimiter, _FixedWindowOnHit] = {}
+        super().__init__(*args, **kwargs)
+
+    @property
+    def limiter(self) -> RateLimiter:
+        strategy = super().limiter  # the storage's, or the in-memory fallback's
+        if type(strategy) is not FixedWindowRateLimiter:
+            return strategy
+        if strategy not in self._on_hit:
+            self._on_hit[strategy] = _FixedWindowOnHit(strategy.storage)
+        return self._on_hit[strategy]
+
+
+class _FixedWindowOnHit(FixedWindowRateLimiter):
+    """The fixed window, keeping each hit's window on flask.g for this request's headers."""
+
+    def __init__(self, storage: Storage) -> None:
+        super().__init__(storage)
+        self._redis = storage if isinstance(storage, RedisStorage) else None
+        self._script = (
+            self._redis.get_connection().register_script(_INCR_EXPIRE_TTL) if self._redis else None
+        )
+
+    def hit(self, item: RateLimitItem, *identifiers: str, cost: int = 1) -> bool:
+        key = item.key_for(*identifiers)
+        count, reset = self._count(key, item.get_expiry(), cost)
+        g.setdefault("rate_limit_windows", {})[key] = WindowStats(reset, item.amount - count)
+        return count <= item.amount
+
+    def _count(self, key: str, expiry: int, amount: int) -> tuple[int, float]:
+        """The count after this hit and when the window resets, as get_window_stats has them."""
+        if self._redis is None or self._script is None:
+            count = self.storage.incr(key, expiry, amount=amount)
+            return count, self.storage.get_expiry(key)
+        count, ttl = self._script([self._redis.prefixed_key(key)], [expiry, amount])
+        return int(count), max(int(ttl), 0) + time.time()
