@@ -151,7 +151,7 @@ def _run(engine: Engine, query: _Query, params: Mapping[str, Any]) -> list[tuple
 def _converted(
     row: tuple[Any, ...], columns: tuple[tuple[int, Callable[[Any], Any]], ...]
 ) -> tuple[Any, ...]:
-    """The row with the columns' own type conversions applied (UTC datetimes, enums)."""
+    """The row with its columns' own type conversions applied (UTC datetimes on SQLite)."""
     values = list(row)
     for n, convert in columns:
         values[n] = convert(values[n])
