@@ -294,3 +294,24 @@ def assert_updated_with_one_event(app, signed_in_client, response) -> None:
     [body] = bodies(app)
     assert (body["type"], body["data"]["reason"]) == ("integration.connected", "reconnected")
     assert body["data"]["integration"] == item
+
+
+@postgresql_only
+def test_a_disconnect_waiting_for_another_of_the_same_account_is_404_with_no_event(
+    make_app, receiver, add_user, db_session_cookie, database_url
+):
+    app = make_app(**events_settings(receiver.url))
+    creator = signed_in(app, add_user, db_session_cookie)
+    assert connect_of1(creator).status_code == 201
+    with psycopg.connect(database_url) as other:
+        # The creator's other tab disconnects the same account and has not committed yet.
+        other.execute("DELETE FROM integrations WHERE account_id = 'of1'")
+        answer = in_thread(lambda: creator.delete("/api/integrations/disconnect/onlyfans/of1"))
+        blocked_behind(database_url, other)  # behind the other tab's row lock
+        other.commit()
+
+        response = answer()
+
+    assert response.status_code == 404, response.get_json()
+    assert response.get_json()["error"]["code"] == "NOT_FOUND"
+    assert [body["type"] for body in bodies(app)] == ["integration.connected"]

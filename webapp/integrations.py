@@ -167,12 +167,16 @@ def refresh_now(user_id: int, provider: str, account_id: str, now: datetime) -> 
 
 
 def disconnect(user_id: int, provider: str, account_id: str, now: datetime) -> None:
-    """Revoke at the provider where possible (best effort), then delete the integration."""
+    """Revoke at the provider where possible (best effort), then delete the integration.
+
+    The row stays locked throughout: a second disconnect of it (another tab) waits, then finds
+    it gone (404) instead of revoking and recording it again.
+    """
     row = owned(
         user_id,
         provider,
         account_id,
-        for_update=False,
+        for_update=True,
         failure_message="Failed to disconnect integration",
     )
     _revoke(provider, row.access_token, row.refresh_token)
