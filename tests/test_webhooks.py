@@ -6,10 +6,16 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import update
+
+from webapp.extensions import db
+from webapp.models import Integration
+from webapp.timeutil import utcnow
 
 from .conftest import connect_via_oauth
 from .support.grants import every_row, integrations, marked_dead, status_of, stored
@@ -134,6 +140,61 @@ def test_reconnecting_after_tiktok_removed_the_app_reads_connected_with_the_same
     again = status_of(creator, "tiktok")
     assert (again["status"], again["id"]) == ("connected", first["id"])
     assert stored(service, "tiktok")["expired_reason"] is None
+
+
+def granted_an_hour_ago(app, provider: str) -> None:
+    """The creator gave the stored grant an hour ago (before the removal the test sends)."""
+    with app.app_context():
+        db.session.execute(
+            update(Integration)
+            .where(Integration.provider == provider)
+            .values(granted_at=utcnow() - timedelta(hours=1))
+        )
+        db.session.commit()
+
+
+def test_a_tiktok_removal_retried_after_the_creator_reconnected_leaves_the_new_grant(
+    standins, service, sign_in, provider
+):
+    creator = sign_in(1)
+    connect_via_oauth(creator, "tiktok")
+    granted_an_hour_ago(service, "tiktok")
+    body = tiktok_body(standins, create_time=int(time.time()) - 60)  # removed a minute ago
+    secret = standins.tiktok.client_secret
+    post_tiktok(provider, body, tiktok_signature(body, secret))
+    assert status_of(creator, "tiktok")["status"] == "expired"
+    connect_via_oauth(creator, "tiktok")
+
+    # TikTok retries for up to 72 hours, each delivery signed afresh: the same event.
+    again = post_tiktok(provider, body, tiktok_signature(body, secret, at=time.time() + 5))
+
+    assert again.get_json()["data"] == {"received": True, "expired": 0}
+    assert status_of(creator, "tiktok")["status"] == "connected"
+    assert stored(service, "tiktok")["expired_reason"] is None
+
+
+def test_a_tiktok_removal_from_before_the_grant_leaves_it(standins, service, sign_in, provider):
+    creator = sign_in(1)
+    connect_via_oauth(creator, "tiktok")
+    body = tiktok_body(standins, create_time=int(time.time()) - 120)  # arrives late
+
+    answer = post_tiktok(provider, body, tiktok_signature(body, standins.tiktok.client_secret))
+
+    assert answer.get_json()["data"] == {"received": True, "expired": 0}
+    assert status_of(creator, "tiktok")["status"] == "connected"
+
+
+def test_a_tiktok_removal_without_its_time_is_believed_as_of_now(
+    standins, service, sign_in, provider
+):
+    creator = sign_in(1)
+    connect_via_oauth(creator, "tiktok")
+    body = tiktok_body(standins, create_time="yesterday")
+
+    answer = post_tiktok(provider, body, tiktok_signature(body, standins.tiktok.client_secret))
+
+    assert answer.get_json()["data"] == {"received": True, "expired": 1}
+    assert status_of(creator, "tiktok")["status"] == "expired"
 
 
 # Instagram (Meta) -----------------------------------------------------------------------------
@@ -295,7 +356,9 @@ def test_a_signature_four_minutes_old_is_still_believed(standins, service, sign_
     creator = sign_in(1)
     connect_via_oauth(creator, "tiktok")
     connect_via_oauth(creator, "instagram")
-    body = tiktok_body(standins)
+    for provider_name in ("tiktok", "instagram"):
+        granted_an_hour_ago(service, provider_name)  # before the removals, four minutes ago
+    body = tiktok_body(standins, create_time=int(time.time()) - 240)
     secret = standins.tiktok.client_secret
     ig = standins.instagram
     late = meta_signed_request(meta_payload(ig.account_id, time.time() - 240), ig.client_secret)
@@ -352,6 +415,23 @@ def test_a_redelivered_deauthorize_changes_nothing_more(standins, service, sign_
 
     assert (again.status_code, again.get_json()["data"]) == (200, {"received": True, "expired": 0})
     assert state(service) == after_first
+
+
+def test_a_deauthorize_redelivered_after_the_creator_reconnected_leaves_the_new_grant(
+    standins, service, sign_in, provider
+):
+    creator = sign_in(1)
+    connect_via_oauth(creator, "instagram")
+    granted_an_hour_ago(service, "instagram")
+    signed = signed_for_instagram(standins, issued_at=time.time() - 60)
+    post_meta(provider, DEAUTHORIZE, signed)
+    assert status_of(creator, "instagram")["status"] == "expired"
+    connect_via_oauth(creator, "instagram")
+
+    again = post_meta(provider, DEAUTHORIZE, signed)
+
+    assert again.get_json()["data"] == {"received": True, "expired": 0}
+    assert status_of(creator, "instagram")["status"] == "connected"
 
 
 def test_a_redelivered_deletion_request_gets_the_same_confirmation_code(

@@ -220,6 +220,7 @@ def save_account(
             row = Integration(user_id=user_id, provider=provider, account_id=account.id)
             db.session.add(row)
         row.account_name = account.name
+        row.granted_at = now  # a new authorization: older removals no longer concern it
         apply(row)
         mark_working(row, now)
         try:  # a concurrent connect of the same account shows when the row is flushed

@@ -67,6 +67,8 @@ class Integration(Base):
     expired_marked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # When the provider last confirmed the grant works (connect, refresh, `verify`).
     verified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # When the creator gave the current grant (connect or reconnect; None before revision 0005).
+    granted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         UtcDateTime, nullable=False, default=utcnow, onupdate=utcnow

@@ -20,13 +20,18 @@ COMPLETED = "completed"
 REMOVED_AT_REQUEST = "removed_at_request"  # the notice the page shows once (messages.py)
 
 
-def provider_removed(provider: str, account_id: str, now: datetime, detail: str | None) -> int:
-    """Every integration of this provider account reads expired; how many newly did."""
+def provider_removed(
+    provider: str, account_id: str, happened_at: datetime, now: datetime, detail: str | None
+) -> int:
+    """Every integration of this provider account granted before the removal reads expired;
+    how many newly did. A grant given after it (a reconnect, then a redelivered webhook) stays.
+    """
 
     def mark() -> int:
         newly = sum(
             mark_expired(row, PROVIDER_REMOVED, now, via="webhook", detail=detail)
             for row in of_provider_account(provider, account_id)
+            if row.granted_at is None or row.granted_at < happened_at
         )
         db.session.commit()
         return newly

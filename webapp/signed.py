@@ -33,6 +33,7 @@ class TikTokEvent:
     event: str
     user_openid: str
     content: dict[str, Any]
+    create_time: int | None  # when it happened (unix seconds); TikTok's retries keep it
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,7 @@ def tiktok_event(body: bytes, header: str, secret: str, now: float) -> TikTokEve
         event=_text(event.get("event")),
         user_openid=_text(event.get("user_openid")),
         content=parsed,
+        create_time=_unix_seconds(event.get("create_time")),
     )
 
 
@@ -84,6 +86,12 @@ def meta_signed_request(value: str, secret: str, now: float) -> MetaRequest:
         raise BadPayload("no user_id")
     digest = hashlib.sha256(payload_b64.encode("ascii")).hexdigest()
     return MetaRequest(user_id=str(user_id), issued_at=issued_at, digest=digest)
+
+
+def _unix_seconds(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**40:
+        return None
+    return value
 
 
 def _fresh(timestamp: int, now: float) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from flask import Blueprint, current_app, render_template, request, url_for
@@ -43,7 +44,9 @@ def tiktok() -> Any:
     if event.event == "authorization.removed" and event.client_key == _client_id("tiktok"):
         reason = event.content.get("reason")
         detail = TIKTOK_REMOVAL_REASONS.get(reason, "unknown") if isinstance(reason, int) else None
-        removed = revocations.provider_removed("tiktok", event.user_openid, utcnow(), detail)
+        now = utcnow()
+        happened = _by_second(event.create_time) if event.create_time else now
+        removed = revocations.provider_removed("tiktok", event.user_openid, happened, now, detail)
     return envelope({"received": True, "expired": removed})
 
 
@@ -52,7 +55,11 @@ def instagram_deauthorize() -> Any:
     """Meta's deauthorize callback: the creator removed the app in Instagram's settings."""
     signed_request = _meta_request()
     removed = revocations.provider_removed(
-        "instagram", signed_request.user_id, utcnow(), "deauthorized"
+        "instagram",
+        signed_request.user_id,
+        _by_second(signed_request.issued_at),
+        utcnow(),
+        "deauthorized",
     )
     return envelope({"received": True, "expired": removed})
 
@@ -84,6 +91,11 @@ def deletion_status(code: str) -> Any:
     if _wants_json():
         return envelope({"deletionRequest": status})
     return Response(render_template("deletion_status.html", **status), mimetype="text/html")
+
+
+def _by_second(unix_seconds: int) -> datetime:
+    """The end of the second a provider names: a grant given within it counts as before."""
+    return datetime.fromtimestamp(unix_seconds + 1, UTC)
 
 
 def _meta_request() -> signed.MetaRequest:
