@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 
 from .conftest import TEST_DATABASE_URL, connect_via_oauth
-from .support.grants import every_row, marked_dead, set_ago, status_of, stored
+from .support.grants import every_row, marked_dead, metric, set_ago, status_of, stored
 
 ROOT = Path(__file__).resolve().parent.parent
 PROVIDERS = ["tiktok", "reddit", "instagram"]
+CLIENT_REJECTED = "integrations_provider_client_rejected_total"
 # The cheapest identity call of each provider, and its documented dead-token answer.
 IDENTITY = {
     "tiktok": ("/v2/user/info/", "access_token_invalid"),
@@ -117,6 +118,35 @@ def test_an_unavailable_provider_changes_nothing(
     assert len(identity_calls(standins, provider)) == 3  # an identity GET may be retried
     assert every_row(provider_app, "integrations") == before
     assert status_of(signed_in_client, provider)["status"] == "connected"
+
+
+def test_a_provider_rejecting_our_client_is_an_operator_error_that_marks_nothing(
+    signed_in_client, standins, provider_app, waits, add_user, db_session_cookie, logs
+):
+    connect_via_oauth(signed_in_client, "instagram")
+    add_user(2)
+    second = provider_app.test_client()
+    second.set_cookie("next-auth.session-token", db_session_cookie(2))
+    connect_via_oauth(second, "instagram")
+    set_ago(provider_app, "instagram", "verified_at", timedelta(days=2))
+    standins.instagram.clear_requests()
+    before = every_row(provider_app, "integrations")
+    rejected = metric(signed_in_client, CLIENT_REJECTED, provider="instagram")
+    # Meta's answer when the app itself is invalid (code 101), whoever's token it carried.
+    standins.instagram.fail_next("/me", 400, {"error": {"message": "Invalid app", "code": 101}})
+
+    assert run_verify(provider_app) == "verified=0 dead=0 unavailable=2"
+
+    assert len(identity_calls(standins, "instagram")) == 1  # no second call with a bad client
+    assert every_row(provider_app, "integrations") == before
+    assert [status_of(c, "instagram")["status"] for c in (signed_in_client, second)] == [
+        "connected",
+        "connected",
+    ]
+    assert metric(signed_in_client, CLIENT_REJECTED, provider="instagram") == rejected + 1
+    [line] = [line for line in logs if line["level"] == "error"]
+    assert (line["logger"], line["provider"]) == ("webapp.verify", "instagram")
+    assert line["settings"] == "INSTAGRAM_CLIENT_ID, INSTAGRAM_CLIENT_SECRET"
 
 
 # Reddit's quota --------------------------------------------------------------------------------

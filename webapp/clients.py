@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask, current_app
 
 from . import providers
 from .errors import invalid_provider
-from .providers import OAuthProvider
+from .metrics import CLIENT_REJECTED
+from .providers import ClientRejected, OAuthProvider
 
 
 def init_app(app: Flask) -> None:
@@ -35,3 +38,20 @@ def connectable() -> list[str]:
         for name, provider in providers.REGISTRY.items()
         if provider.kind == providers.API_KEY or name in configured()
     ]
+
+
+def report_rejected_client(provider: str, err: ClientRejected, log: logging.Logger) -> None:
+    """The provider refused our own client credentials: an operator's error, logged loudly
+    and counted, which marks no creator's grant."""
+    CLIENT_REJECTED.labels(provider).inc()
+    prefix = providers.REGISTRY[provider].settings_prefix
+    log.error(
+        "the provider refused this service's client credentials; no grant was marked",
+        extra={
+            "fields": {
+                "provider": provider,
+                "error": str(err),
+                "settings": f"{prefix}_CLIENT_ID, {prefix}_CLIENT_SECRET",
+            }
+        },
+    )

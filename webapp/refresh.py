@@ -16,9 +16,9 @@ from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from . import events
-from .clients import configured
+from .clients import configured, report_rejected_client
 from .extensions import db
-from .metrics import CLIENT_REJECTED, REFRESHES
+from .metrics import REFRESHES
 from .models import Integration
 from .providers import (
     REGISTRY,
@@ -55,14 +55,8 @@ def refresh_row(row: Integration, client: OAuthProvider, now: datetime, *, via: 
         REFRESHES.labels(row.provider, "reauth_required").inc()
         raise
     except ClientRejected as err:
-        CLIENT_REJECTED.labels(row.provider).inc()
         REFRESHES.labels(row.provider, "client_rejected").inc()
-        log.error(
-            "the provider refused this service's client credentials; no grant was marked",
-            extra={
-                "fields": {"provider": row.provider, "error": str(err), "settings": _prefix(row)}
-            },
-        )
+        report_rejected_client(row.provider, err, log)
         raise
     except ProviderError as err:
         outcome = "unavailable" if isinstance(err, ProviderUnavailable) else "error"
@@ -175,11 +169,6 @@ def _window(provider: str) -> timedelta:
     window = REGISTRY[provider].refresh_window
     assert window is not None, f"{provider} tokens do not expire"
     return window
-
-
-def _prefix(row: Integration) -> str:
-    prefix = REGISTRY[row.provider].settings_prefix
-    return f"{prefix}_CLIENT_ID, {prefix}_CLIENT_SECRET"
 
 
 def _back_off(row: Integration, now: datetime, reason: str) -> None:

@@ -14,10 +14,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, or_, select
 
-from .clients import configured
+from .clients import configured, report_rejected_client
 from .extensions import db
 from .models import Integration
-from .providers import Budget, OAuthProvider, ProviderError, ReauthRequired
+from .providers import Budget, ClientRejected, OAuthProvider, ProviderError, ReauthRequired
 from .status import ACCESS_REVOKED
 from .store import mark_expired
 
@@ -64,6 +64,9 @@ def verify_grants(
             continue
         outcome, budgets[provider] = _check(row, clients[provider], now)
         db.session.commit()
+        if outcome == "rejected":  # our client settings are wrong: no further call can tell
+            exhausted.add(provider)
+            outcome = "unavailable"
         setattr(summary, outcome, getattr(summary, outcome) + 1)
     return summary
 
@@ -84,6 +87,9 @@ def _check(row: Integration, client: OAuthProvider, now: datetime) -> tuple[str,
     except ReauthRequired as dead:
         mark_expired(row, ACCESS_REVOKED, now, via="verify", detail=dead.detail)
         return "dead", Budget()
+    except ClientRejected as err:
+        report_rejected_client(row.provider, err, log)
+        return "rejected", Budget()
     except ProviderError as err:  # unavailable, throttled, or an answer we do not know
         log.info(
             "could not verify",
