@@ -10,7 +10,15 @@ import pytest
 from webapp.timeutil import utcnow
 
 from .conftest import connect_via_oauth
-from .support.grants import every_row, marked_dead, metric, set_ago, status_of, stored
+from .support.grants import (
+    CLIENT_REJECTED,
+    every_row,
+    marked_dead,
+    metric,
+    set_ago,
+    status_of,
+    stored,
+)
 
 # The dead-grant answer each provider gives a refresh once the creator removed the app.
 DEAD_ON_REFRESH = {"tiktok": "invalid_grant", "reddit": "invalid_grant", "instagram": "oauth_190"}
@@ -19,7 +27,6 @@ TOKEN_PATHS = {
     "reddit": "/api/v1/access_token",
     "instagram": "/refresh_access_token",
 }
-CLIENT_REJECTED = "integrations_provider_client_rejected_total"
 
 
 def refresh(client, provider: str, account_id: str):

@@ -12,11 +12,18 @@ from pathlib import Path
 import pytest
 
 from .conftest import TEST_DATABASE_URL, connect_via_oauth
-from .support.grants import every_row, marked_dead, metric, set_ago, status_of, stored
+from .support.grants import (
+    CLIENT_REJECTED,
+    every_row,
+    marked_dead,
+    metric,
+    set_ago,
+    status_of,
+    stored,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 PROVIDERS = ["tiktok", "reddit", "instagram"]
-CLIENT_REJECTED = "integrations_provider_client_rejected_total"
 # The cheapest identity call of each provider, and its documented dead-token answer.
 IDENTITY = {
     "tiktok": ("/v2/user/info/", "access_token_invalid"),
@@ -47,6 +54,20 @@ def connected(
         connect_via_oauth(signed_in_client, provider)
         set_ago(provider_app, provider, "verified_at", ago)
         standins[provider].clear_requests()
+
+
+def two_creators_connected(
+    signed_in_client, standins, provider_app, add_user, db_session_cookie, provider: str
+):
+    """User 1 and user 2 each connect `provider`, unconfirmed for two days; user 2's client."""
+    connect_via_oauth(signed_in_client, provider)
+    add_user(2)
+    second = provider_app.test_client()
+    second.set_cookie("next-auth.session-token", db_session_cookie(2))
+    connect_via_oauth(second, provider)
+    set_ago(provider_app, provider, "verified_at", timedelta(days=2))
+    standins[provider].clear_requests()
+    return second
 
 
 def identity_calls(standins, provider: str) -> list:
@@ -123,13 +144,9 @@ def test_an_unavailable_provider_changes_nothing(
 def test_a_provider_rejecting_our_client_is_an_operator_error_that_marks_nothing(
     signed_in_client, standins, provider_app, waits, add_user, db_session_cookie, logs
 ):
-    connect_via_oauth(signed_in_client, "instagram")
-    add_user(2)
-    second = provider_app.test_client()
-    second.set_cookie("next-auth.session-token", db_session_cookie(2))
-    connect_via_oauth(second, "instagram")
-    set_ago(provider_app, "instagram", "verified_at", timedelta(days=2))
-    standins.instagram.clear_requests()
+    second = two_creators_connected(
+        signed_in_client, standins, provider_app, add_user, db_session_cookie, "instagram"
+    )
     before = every_row(provider_app, "integrations")
     rejected = metric(signed_in_client, CLIENT_REJECTED, provider="instagram")
     # Meta's answer when the app itself is invalid (code 101), whoever's token it carried.
@@ -154,13 +171,9 @@ def test_a_provider_rejecting_our_client_is_an_operator_error_that_marks_nothing
 
 @pytest.fixture
 def two_reddit_creators(signed_in_client, standins, provider_app, add_user, db_session_cookie):
-    connect_via_oauth(signed_in_client, "reddit")
-    add_user(2)
-    second = provider_app.test_client()
-    second.set_cookie("next-auth.session-token", db_session_cookie(2))
-    connect_via_oauth(second, "reddit")
-    set_ago(provider_app, "reddit", "verified_at", timedelta(days=2))
-    standins.reddit.clear_requests()
+    two_creators_connected(
+        signed_in_client, standins, provider_app, add_user, db_session_cookie, "reddit"
+    )
 
 
 def test_verify_waits_out_reddit_s_empty_quota_before_its_next_call(

@@ -24,6 +24,7 @@ CONTRACT_KEYS = [
     "createdAt",
     "updatedAt",
 ]
+CLIENT_REJECTED = "integrations_provider_client_rejected_total"
 HEALTH_COLUMNS = (
     "id, user_id, provider, account_id, expired_reason, expired_detail, expired_marked_at, "
     "refresh_failures, last_refresh_error, next_refresh_at, verified_at, expires_at"
