@@ -66,7 +66,7 @@ bench: install
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
-# Rewrite the accountName pattern of webapp/openapi.yaml from webapp/names.py's rule.
+# Rewrite the accountName pattern of webapp/web/openapi.yaml from webapp/integrations/names.py's rule.
 openapi: install
 	$(BIN)/python -m tests.support.openapi_names
 

@@ -20,7 +20,7 @@ from flask_migrate import upgrade
 
 from webapp import create_app
 from webapp.extensions import db
-from webapp.jwe import encode_session_token
+from webapp.identity.jwe import encode_session_token
 from webapp.logs import JsonFormatter
 from webapp.models import Integration, Session, User
 from webapp.timeutil import utcnow

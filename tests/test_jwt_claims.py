@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from webapp.jwe import derive_key
+from webapp.identity.jwe import derive_key
 
 from .conftest import SECRET, jwt_cookie
 

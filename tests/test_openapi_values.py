@@ -1,4 +1,4 @@
-"""Every enum and pattern of webapp/openapi.yaml is the code's own value.
+"""Every enum and pattern of webapp/web/openapi.yaml is the code's own value.
 
 The document is written by hand; these tests fail as soon as it and the code part ways: the
 providers, the request validators, the error codes and their statuses, the headers, the session
@@ -21,18 +21,18 @@ import jsonschema_rs
 import pytest
 
 import webapp
-from webapp.api import MAX_PATH_SEGMENT, PAGE_PATH
-from webapp.auth import SESSION_COOKIES
 from webapp.errors import ApiError
-from webapp.fields import ACCOUNT_ID, API_KEY, api_key_fields
-from webapp.http import CACHE_CONTROL
+from webapp.identity import SESSION_COOKIES
+from webapp.integrations.fields import ACCOUNT_ID, API_KEY, api_key_fields
+from webapp.integrations.revocations import COMPLETED
+from webapp.integrations.status import EXPIRED_REASONS, status_at
 from webapp.models import Integration
-from webapp.openapi import SOURCE
 from webapp.providers import ALL_PROVIDERS, OAUTH_PROVIDERS
-from webapp.revocations import COMPLETED
-from webapp.signed import MAX_AGE_S
-from webapp.status import EXPIRED_REASONS, status_at
+from webapp.providers.signatures import MAX_AGE_S
 from webapp.timeutil import iso_z
+from webapp.web.api import MAX_PATH_SEGMENT, PAGE_PATH
+from webapp.web.http import CACHE_CONTROL
+from webapp.web.openapi import SOURCE
 
 from .support.openapi_names import regenerated
 
@@ -167,7 +167,7 @@ def test_the_fields_named_in_errors_are_the_validated_fields(document):
 
 
 def test_the_account_name_pattern_is_what_make_openapi_writes_now(document):
-    """The pattern is generated from webapp/names.py and this Python's Unicode data."""
+    """The pattern is generated from webapp/integrations/names.py and this Python's Unicode data."""
     name = document["components"]["schemas"]["ApiKey"]["properties"]["accountName"]
     text = SOURCE.read_text(encoding="utf-8")
 

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import func, select
 
 from webapp.extensions import db
-from webapp.messages import relative_expiry
 from webapp.models import Integration
 from webapp.timeutil import utcnow
+from webapp.web.messages import relative_expiry
 
 HX = {"HX-Request": "true"}
 

@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy import func, select
 
 from webapp.extensions import db
-from webapp.messages import expired_why
+from webapp.integrations.status import IntegrationStatus
 from webapp.models import Integration
-from webapp.status import IntegrationStatus
 from webapp.timeutil import utcnow
+from webapp.web.messages import expired_why
 
 from .conftest import connect_via_oauth
 

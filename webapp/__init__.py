@@ -8,23 +8,11 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import (
-    api,
-    auth,
-    cli,
-    clients,
-    crypto,
-    database,
-    http,
-    logs,
-    openapi,
-    ops,
-    pages,
-    ratelimit,
-    webhooks,
-)
+from . import cli, crypto, database, identity, logs
 from .config import ConfigError, environment, load_settings
 from .extensions import db, migrate
+from .providers import clients
+from .web import api, http, openapi, ops, pages, ratelimit, webhooks
 
 
 def create_app(environ: Mapping[str, str] | None = None) -> Flask:
@@ -61,7 +49,7 @@ def create_app(environ: Mapping[str, str] | None = None) -> Flask:
     # Order matters: timing starts first, then the caller is identified, then the limiter
     # (whose before-request hook Flask-Limiter registers here) counts the request.
     http.init_app(app)
-    auth.init_app(
+    identity.init_app(
         app,
         identified=[api.bp, pages.bp],
         listing=["api.integrations_status", "pages.integrations_page"],
@@ -76,7 +64,7 @@ def create_app(environ: Mapping[str, str] | None = None) -> Flask:
     app.register_blueprint(ops.bp)
     app.register_blueprint(openapi.bp)
     if app.config["APP_ENV"] == "development":
-        from . import dev
+        from .identity import dev
 
         app.register_blueprint(dev.bp)
     return app

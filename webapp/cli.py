@@ -15,10 +15,10 @@ from flask.cli import AppGroup, with_appcontext
 
 from . import events, integrations
 from .demo import seed_demo
-from .refresh import refresh_due
-from .rekey import reencrypt_all
+from .integrations.refresh import refresh_due
+from .integrations.rekey import reencrypt_all
+from .integrations.verify import verify_grants
 from .timeutil import iso_z, utcnow
-from .verify import verify_grants
 
 integrations_cli = AppGroup("integrations", help="Operate on creators' integrations.")
 _DURATION = re.compile(r"(\d+)([smhd])")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .providers import REGISTRY
-
 
 class ApiError(Exception):
     """An error the client is told about: a contract code, a message and an HTTP status."""
@@ -42,12 +40,6 @@ def forbidden() -> ApiError:
 def not_found() -> ApiError:
     # The same answer for another user's account and a missing one: ids are not disclosed.
     return ApiError("NOT_FOUND", "Integration not found", 404)
-
-
-def invalid_provider(provider: str) -> ApiError:
-    if provider in REGISTRY:
-        return ApiError("INVALID_PROVIDER", f"{provider} is not available", 400)
-    return ApiError("INVALID_PROVIDER", "Unknown provider", 400)
 
 
 def reauth_required() -> ApiError:

@@ -1,5 +1,5 @@
 """How the providers sign their webhooks, written from their documentation (never from
-webapp/signed.py, which these requests test), and how they post them."""
+webapp/providers/signatures.py, which these requests test), and how they post them."""
 
 from __future__ import annotations
 

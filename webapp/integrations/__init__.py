@@ -16,22 +16,19 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from . import events, oauth, providers
-from .auth import Identity
-from .clients import configured, oauth_client
-from .database import run_with_retry
-from .errors import (
+from .. import events, providers
+from ..database import run_with_retry
+from ..errors import (
     ApiError,
-    invalid_provider,
     not_found,
     provider_unavailable,
     reauth_required,
     unauthorized,
 )
-from .extensions import db
-from .fields import api_key_fields
-from .models import Integration, Notice, User
-from .providers import (
+from ..extensions import db
+from ..identity import Identity
+from ..models import Integration, Notice, User
+from ..providers import (
     REGISTRY,
     Account,
     ClientRejected,
@@ -39,9 +36,12 @@ from .providers import (
     ProviderUnavailable,
     ReauthRequired,
 )
+from ..providers.clients import configured, invalid_provider, oauth_client
+from . import oauth
+from .fields import api_key_fields
 from .refresh import refresh_row
 from .status import IntegrationStatus, to_status
-from .store import apply_tokens, find, list_for_user, mark_working, owned
+from .store import apply_tokens, find, list_for_user, mark_working, owned, record_event
 
 __all__ = [
     "Connected",
@@ -180,7 +180,7 @@ def disconnect(user_id: int, provider: str, account_id: str, now: datetime) -> N
         failure_message="Failed to disconnect integration",
     )
     _revoke(provider, row.access_token, row.refresh_token)
-    events.record(row, events.DISCONNECTED, "creator", now)
+    record_event(row, events.DISCONNECTED, "creator", now)
     db.session.delete(row)
     db.session.commit()
 
@@ -224,7 +224,7 @@ def save_account(
         apply(row)
         mark_working(row, now)
         try:  # a concurrent connect of the same account shows when the row is flushed
-            events.record(row, events.CONNECTED, "new" if created else "reconnected", now)
+            record_event(row, events.CONNECTED, "new" if created else "reconnected", now)
             db.session.commit()
         except IntegrityError:
             db.session.rollback()

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from .providers import REGISTRY, display_name
-from .status import DEAD_REASONS, REFRESH_FAILED, IntegrationStatus
+from ..integrations.status import DEAD_REASONS, REFRESH_FAILED, IntegrationStatus
+from ..providers import REGISTRY, display_name
 
 MESSAGES = {
     "connected": ("success", "{provider} is connected."),

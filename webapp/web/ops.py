@@ -12,10 +12,10 @@ from prometheus_client.registry import Collector
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import events
-from .extensions import db
-from .metrics import exposition
-from .timeutil import utcnow
+from .. import events
+from ..extensions import db
+from ..metrics import exposition
+from ..timeutil import utcnow
 
 bp = Blueprint("ops", __name__)
 

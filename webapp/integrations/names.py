@@ -1,13 +1,8 @@
-"""Which display names the service keeps, decided by Unicode category; and that rule as the
-regular expression webapp/openapi.yaml carries (built on request, never at import)."""
+"""Which display names the service keeps, decided by Unicode category."""
 
 from __future__ import annotations
 
-import sys
 import unicodedata
-from collections.abc import Iterable, Iterator
-from functools import cache
-from itertools import groupby
 
 MAX_LENGTH = 100
 # Control, format, line and paragraph separators, private use, unassigned and surrogates: no
@@ -63,44 +58,3 @@ def is_symbol(char: str) -> bool:
 
 def is_refused(char: str) -> bool:
     return unicodedata.category(char) in REFUSED
-
-
-@cache
-def name_pattern() -> str:
-    """`is_display_name`, after str.strip(), as one regular expression over code points."""
-    kept = [point for point in range(sys.maxunicode + 1) if not is_refused(chr(point))]
-    symbol = char_class(point for point in kept if is_symbol(chr(point)))
-    arabic = char_class(point for point in kept if is_arabic_letter(chr(point)))
-    virama = char_class(point for point in kept if is_virama(chr(point)))
-    space = char_class(point for point in range(sys.maxunicode + 1) if chr(point).isspace())
-    joiner = "|".join(
-        [
-            f"(?<={virama})[{ZWNJ}{ZWJ}]",
-            f"(?<={arabic}){ZWNJ}(?={arabic})",
-            f"(?:(?<={symbol})|(?<={symbol}{EMOJI_STYLE})){ZWJ}(?={symbol})",
-        ]
-    )
-    body = f"(?:{char_class(kept)}|{joiner}){{1,{MAX_LENGTH}}}"
-    return f"^{space}*{body}(?<!{space}){space}*$"
-
-
-def char_class(points: Iterable[int]) -> str:
-    """[...] of these code points (ascending), written as the characters themselves: no escape
-    for one beyond U+FFFF reads alike in ECMA-262 and in Python's re."""
-    return "[" + "".join(_range(first, last) for first, last in _runs(points)) + "]"
-
-
-def _runs(points: Iterable[int]) -> Iterator[tuple[int, int]]:
-    """(first, last) of each run of consecutive code points."""
-    for _, run in groupby(enumerate(points), key=lambda item: item[1] - item[0]):
-        members = [point for _, point in run]
-        yield members[0], members[-1]
-
-
-def _range(first: int, last: int) -> str:
-    return _literal(first) if first == last else f"{_literal(first)}-{_literal(last)}"
-
-
-def _literal(point: int) -> str:
-    char = chr(point)
-    return "\\" + char if char in "\\]^-[" else char

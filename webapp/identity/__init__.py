@@ -18,12 +18,12 @@ from datetime import datetime
 from flask import Blueprint, Flask, current_app, g, request
 from sqlalchemy import bindparam, select
 
-from .database import DatabaseUnavailable, read
-from .errors import ApiError, invalid_user_id, unauthorized
+from ..database import DatabaseUnavailable, read
+from ..errors import ApiError, invalid_user_id, unauthorized
+from ..integrations.status import STATUS_COLUMNS, IntegrationStatus, statuses_of
+from ..models import Integration, Session, User
+from ..timeutil import utcnow
 from .jwe import V4_COOKIES, V5_COOKIES, JweError, decode_session_token
-from .models import Integration, Session, User
-from .status import STATUS_COLUMNS, IntegrationStatus, statuses_of
-from .timeutil import utcnow
 
 # In the order NextAuth itself prefers them; the first valid one wins.
 SESSION_COOKIES = (V4_COOKIES[0], V5_COOKIES[0], V4_COOKIES[1], V5_COOKIES[1])

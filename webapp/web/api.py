@@ -8,16 +8,17 @@ from urllib.parse import urlencode
 from flask import Blueprint, g, redirect, request
 from flask_limiter import RateLimitExceeded
 
-from . import http, integrations, messages, oauth
-from .auth import current_identity, current_user_id
+from .. import integrations
+from ..errors import ApiError, not_found
+from ..identity import current_identity, current_user_id
+from ..integrations import SignIn, oauth
+from ..integrations.status import contract_json
+from ..metrics import EXPIRED_SEEN
+from ..providers import REGISTRY
+from ..timeutil import utcnow
+from . import http, messages
 from .csrf import check_request
-from .errors import ApiError, not_found
 from .http import envelope, is_htmx
-from .integrations import SignIn
-from .metrics import EXPIRED_SEEN
-from .providers import REGISTRY
-from .status import contract_json
-from .timeutil import utcnow
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 MAX_PATH_SEGMENT = 255

@@ -13,10 +13,11 @@ from typing import Any, TypeVar
 from flask import Blueprint, current_app, render_template, request, url_for
 from flask.wrappers import Response
 
-from . import revocations, signed
-from .errors import ApiError
+from ..errors import ApiError
+from ..integrations import revocations
+from ..providers import signatures
+from ..timeutil import iso_z, utcnow
 from .http import envelope
-from .timeutil import iso_z, utcnow
 
 T = TypeVar("T")
 bp = Blueprint("webhooks", __name__, url_prefix="/api/webhooks")
@@ -35,7 +36,7 @@ TIKTOK_REMOVAL_REASONS = {
 def tiktok() -> Any:
     """TikTok's webhook: `authorization.removed` expires that account; others are ignored."""
     event = _checked(
-        lambda secret: signed.tiktok_event(
+        lambda secret: signatures.tiktok_event(
             request.get_data(), request.headers.get("TikTok-Signature", ""), secret, time.time()
         ),
         "tiktok",
@@ -98,10 +99,10 @@ def _by_second(unix_seconds: int) -> datetime:
     return datetime.fromtimestamp(unix_seconds + 1, UTC)
 
 
-def _meta_request() -> signed.MetaRequest:
+def _meta_request() -> signatures.MetaRequest:
     value = request.form.get("signed_request", "")
     return _checked(
-        lambda secret: signed.meta_signed_request(value, secret, time.time()), "instagram"
+        lambda secret: signatures.meta_signed_request(value, secret, time.time()), "instagram"
     )
 
 
@@ -111,9 +112,9 @@ def _checked(check: Callable[[str], T], provider: str) -> T:
         raise ApiError("NOT_FOUND", "Not found", 404)
     try:
         return check(settings.client_secret)
-    except signed.BadSignature:
+    except signatures.BadSignature:
         raise ApiError("INVALID_SIGNATURE", "Missing, invalid or expired signature", 401)
-    except signed.BadPayload:
+    except signatures.BadPayload:
         raise ApiError("BAD_REQUEST", "The signed payload is not in the documented shape", 400)
 
 

@@ -11,14 +11,22 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import bindparam, select
 
-from . import events
-from .database import read, run_with_retry
-from .errors import invalid_provider, not_found
-from .extensions import db
-from .metrics import MARKED_DEAD
-from .models import Integration
-from .providers import REGISTRY, Grant, TokenSet
-from .status import DEAD_REASONS, STATUS_COLUMNS, IntegrationStatus, status_of_row
+from .. import events
+from ..database import read, run_with_retry
+from ..errors import not_found
+from ..extensions import db
+from ..metrics import MARKED_DEAD
+from ..models import Integration
+from ..providers import REGISTRY, Grant, TokenSet
+from ..providers.clients import invalid_provider
+from .status import (
+    DEAD_REASONS,
+    STATUS_COLUMNS,
+    IntegrationStatus,
+    contract_json,
+    status_of_row,
+    to_status,
+)
 
 log = logging.getLogger("webapp.store")
 # Built once, so it is compiled once (see database.read).
@@ -74,6 +82,12 @@ def owned(
     if row is None:
         raise not_found()
     return row
+
+
+def record_event(row: Integration, type_: str, reason: str, now: datetime) -> None:
+    """The platform's event about this row, in the caller's transaction (events.record)."""
+    db.session.flush()  # the row's id and updatedAt, as the status endpoint would show them
+    events.record(row.user_id, contract_json(to_status(row, now)), type_, reason, now)
 
 
 def grant_of(row: Integration) -> Grant:
@@ -138,7 +152,7 @@ def mark_expired(
     row.expired_marked_at = now
     MARKED_DEAD.labels(row.provider, reason, via).inc()
     if newly:
-        events.record(row, events.EXPIRED, reason, now)
+        record_event(row, events.EXPIRED, reason, now)
     log.warning(
         "integration expired",
         extra={

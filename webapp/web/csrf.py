@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 
 from flask import current_app, request
 
-from .auth import caller
-from .errors import forbidden
+from ..errors import forbidden
+from ..identity import caller
 from .http import is_htmx
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

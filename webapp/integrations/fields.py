@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ApiError
+from ..errors import ApiError
 from .names import MAX_LENGTH, is_display_name
 
 # Not "." or "..": in a URL path a browser resolves those, so the page's own Disconnect

@@ -6,14 +6,19 @@ import logging
 
 from flask import Flask, current_app
 
-from . import providers
-from .errors import invalid_provider
-from .metrics import CLIENT_REJECTED
-from .providers import ClientRejected, OAuthProvider
+from ..errors import ApiError
+from ..metrics import CLIENT_REJECTED
+from . import API_KEY, REGISTRY, ClientRejected, OAuthProvider, build
+
+
+def invalid_provider(provider: str) -> ApiError:
+    if provider in REGISTRY:
+        return ApiError("INVALID_PROVIDER", f"{provider} is not available", 400)
+    return ApiError("INVALID_PROVIDER", "Unknown provider", 400)
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["providers"] = providers.build(
+    app.extensions["providers"] = build(
         app.config["PROVIDERS"], app.config["PROVIDER_TIMEOUT"], app.config["PROVIDER_RETRIES"]
     )
 
@@ -35,8 +40,8 @@ def connectable() -> list[str]:
     """The providers a creator can connect here, in the registry's order."""
     return [
         name
-        for name, provider in providers.REGISTRY.items()
-        if provider.kind == providers.API_KEY or name in configured()
+        for name, provider in REGISTRY.items()
+        if provider.kind == API_KEY or name in configured()
     ]
 
 
@@ -44,7 +49,7 @@ def report_rejected_client(provider: str, err: ClientRejected, log: logging.Logg
     """The provider refused our own client credentials: an operator's error, logged loudly
     and counted, which marks no creator's grant."""
     CLIENT_REJECTED.labels(provider).inc()
-    prefix = providers.REGISTRY[provider].settings_prefix
+    prefix = REGISTRY[provider].settings_prefix
     log.error(
         "the provider refused this service's client credentials; no grant was marked",
         extra={

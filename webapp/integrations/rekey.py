@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from sqlalchemy import Text, select, type_coerce, update
 
-from .crypto import cipher
-from .extensions import db
-from .models import Integration
+from ..crypto import cipher
+from ..extensions import db
+from ..models import Integration
 
 BATCH = 500
 _SECRETS = (Integration.access_token, Integration.refresh_token, Integration.api_key)

@@ -15,16 +15,17 @@ from flask.wrappers import Response
 from flask_limiter import RateLimitExceeded
 from werkzeug.wrappers import Response as BaseResponse
 
-from . import clients, integrations, messages, oauth
-from .auth import current_identity, current_user_id
-from .config import origin
+from .. import integrations
+from ..config import origin
+from ..errors import ApiError
+from ..identity import current_identity, current_user_id
+from ..integrations import IntegrationStatus, SignIn, oauth
+from ..providers import clients, display_name
+from ..timeutil import iso_z, utcnow
+from . import messages
 from .csrf import check_request, token_for_request
-from .errors import ApiError
 from .http import is_htmx
-from .integrations import IntegrationStatus, SignIn
 from .messages import expired_why, message, relative_expiry
-from .providers import display_name
-from .timeutil import iso_z, utcnow
 
 bp = Blueprint("pages", __name__)
 

@@ -10,11 +10,11 @@ from datetime import datetime, timedelta
 from flask import current_app, url_for
 from sqlalchemy import delete, select
 
-from .clients import oauth_client
-from .database import run_with_retry
-from .extensions import db
-from .models import OAuthState
-from .providers import Account, ProviderError, ProviderUnavailable, TokenSet
+from ..database import run_with_retry
+from ..extensions import db
+from ..models import OAuthState
+from ..providers import Account, ProviderError, ProviderUnavailable, TokenSet
+from ..providers.clients import oauth_client
 
 STATE_LIFETIME = timedelta(minutes=10)
 log = logging.getLogger("webapp.oauth")

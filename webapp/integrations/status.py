@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .models import Integration
-from .timeutil import iso_z
+from ..models import Integration
+from ..timeutil import iso_z
 
 # Why an integration reads `expired`: its expiry passed (with failed refreshes, or none), or
 # the provider said the grant is dead (answering a call, or by its own webhook).

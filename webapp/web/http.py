@@ -17,10 +17,10 @@ from flask_limiter import RateLimitExceeded
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import BadRequest, HTTPException
 
+from ..errors import ApiError
+from ..identity import caller
+from ..metrics import ERRORS, REQUESTS, endpoint_label, method_label
 from . import ratelimit
-from .auth import caller
-from .errors import ApiError
-from .metrics import ERRORS, REQUESTS, endpoint_label, method_label
 
 CACHE_CONTROL = "private, no-cache, no-store, must-revalidate"
 API_CSP = "default-src 'none'; frame-ancestors 'none'"

@@ -15,12 +15,11 @@ from flask import current_app
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 
-from . import events
-from .clients import configured, report_rejected_client
-from .extensions import db
-from .metrics import REFRESHES
-from .models import Integration
-from .providers import (
+from .. import events
+from ..extensions import db
+from ..metrics import REFRESHES
+from ..models import Integration
+from ..providers import (
     REGISTRY,
     ClientRejected,
     OAuthProvider,
@@ -28,8 +27,9 @@ from .providers import (
     ProviderUnavailable,
     ReauthRequired,
 )
+from ..providers.clients import configured, report_rejected_client
 from .status import ACCESS_REVOKED, DEAD_REASONS, EXPIRED, REFRESH_FAILED
-from .store import apply_tokens, grant_of, mark_expired, mark_working
+from .store import apply_tokens, grant_of, mark_expired, mark_working, record_event
 
 FIRST_BACKOFF = timedelta(minutes=5)
 MAX_BACKOFF = timedelta(hours=6)
@@ -65,7 +65,7 @@ def refresh_row(row: Integration, client: OAuthProvider, now: datetime, *, via: 
     REFRESHES.labels(row.provider, "refreshed").inc()
     apply_tokens(row, tokens, now)
     if mark_working(row, now):  # the platform heard it had expired: it works again
-        events.record(row, events.CONNECTED, "renewed", now)
+        record_event(row, events.CONNECTED, "renewed", now)
     log.info(
         "token refreshed", extra={"fields": {"provider": row.provider, "integrationId": row.id}}
     )

@@ -22,8 +22,8 @@ from limits.storage import RedisStorage, Storage
 from limits.strategies import FixedWindowRateLimiter, RateLimiter
 from limits.util import WindowStats
 
-from .auth import caller
-from .metrics import UNMATCHED
+from ..identity import caller
+from ..metrics import UNMATCHED
 
 
 def _limit_value() -> str:

@@ -12,10 +12,10 @@ from datetime import timedelta
 from flask import Blueprint, abort, current_app, redirect, request
 from flask.typing import ResponseReturnValue
 
-from .extensions import db
+from ..extensions import db
+from ..models import Session, User
+from ..timeutil import utcnow
 from .jwe import encode_session_token
-from .models import Session, User
-from .timeutil import utcnow
 
 bp = Blueprint("dev", __name__, url_prefix="/dev")
 SESSION_DAYS = 30

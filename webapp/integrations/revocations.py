@@ -9,12 +9,12 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from . import events
-from .database import run_with_retry
-from .extensions import db
-from .models import DeletionRequest, Notice
+from .. import events
+from ..database import run_with_retry
+from ..extensions import db
+from ..models import DeletionRequest, Notice
 from .status import PROVIDER_REMOVED
-from .store import mark_expired, of_provider_account
+from .store import mark_expired, of_provider_account, record_event
 
 COMPLETED = "completed"
 REMOVED_AT_REQUEST = "removed_at_request"  # the notice the page shows once (messages.py)
@@ -55,7 +55,7 @@ def delete_on_request(
         rows = of_provider_account(provider, account_id)
         for row in rows:
             db.session.add(Notice(user_id=row.user_id, key=REMOVED_AT_REQUEST, provider=provider))
-            events.record(row, events.DISCONNECTED, "data_deletion", now)
+            record_event(row, events.DISCONNECTED, "data_deletion", now)
             db.session.delete(row)
         record = DeletionRequest(
             confirmation_code=secrets.token_hex(10),

@@ -14,10 +14,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, or_, select
 
-from .clients import configured, report_rejected_client
-from .extensions import db
-from .models import Integration
-from .providers import Budget, ClientRejected, OAuthProvider, ProviderError, ReauthRequired
+from ..extensions import db
+from ..models import Integration
+from ..providers import Budget, ClientRejected, OAuthProvider, ProviderError, ReauthRequired
+from ..providers.clients import configured, report_rejected_client
 from .status import ACCESS_REVOKED
 from .store import mark_expired
 

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import requests
 from flask import current_app
@@ -20,10 +21,9 @@ from sqlalchemy import Select, exists, func, select
 from sqlalchemy.orm import aliased
 from standardwebhooks.webhooks import Webhook
 
-from .extensions import db
-from .models import Integration, OutboxEvent
-from .status import contract_json, to_status
-from .timeutil import iso_z, utcnow
+from ..extensions import db
+from ..models import OutboxEvent
+from ..timeutil import iso_z, utcnow
 
 CONNECTED = "integration.connected"
 EXPIRED = "integration.expired"
@@ -35,25 +35,25 @@ RETRY_FOR = timedelta(days=3)
 log = logging.getLogger("webapp.events")
 
 
-def record(row: Integration, type_: str, reason: str, now: datetime) -> None:
-    """Add the event to the caller's transaction; nothing at all while EVENTS_URL is unset."""
+def record(
+    user_id: int, integration: dict[str, Any], type_: str, reason: str, now: datetime
+) -> None:
+    """Add the event to the caller's transaction; nothing at all while EVENTS_URL is unset.
+
+    `integration` is the contract's object of the integration, as the status endpoint shows it.
+    """
     if not current_app.config["EVENTS_URL"]:
         return
-    db.session.flush()  # the row's id and updatedAt, as the status endpoint would show them
     body = {
         "type": type_,
         "timestamp": iso_z(now),
-        "data": {
-            "userId": row.user_id,
-            "integration": contract_json(to_status(row, now)),
-            "reason": reason,
-        },
+        "data": {"userId": user_id, "integration": integration, "reason": reason},
     }
     db.session.add(
         OutboxEvent(
             webhook_id=f"msg_{uuid.uuid4().hex}",
-            integration_id=row.id,
-            user_id=row.user_id,
+            integration_id=integration["id"],
+            user_id=user_id,
             type=type_,
             body=json.dumps(body, separators=(",", ":")),
             status=PENDING,
