@@ -6,58 +6,32 @@ import logging
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
-from urllib.parse import quote
 
-import psycopg
 import pytest
-from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
 from webapp import create_app
 from webapp.extensions import db
-from webapp.identity.jwe import encode_session_token
 from webapp.logs import JsonFormatter
 from webapp.models import Integration, Session, User
 from webapp.timeutil import utcnow
 
-from .standins import ProviderStandIns, authorize_redirect
-
-TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
-TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
-SECRET = "test-nextauth-secret-0123456789abcdef"
-ENCRYPTION_KEY = Fernet.generate_key().decode()
+from .standins import ProviderStandIns
+from .support.app import (
+    BACKENDS,
+    TEST_DATABASE_URL,
+    TEST_REDIS_URL,
+    fresh_postgres_schema,
+    running_standins,
+    service_env,
+)
 
 if os.environ.get("CI") == "true" and not (TEST_DATABASE_URL and TEST_REDIS_URL):
     raise pytest.UsageError("CI needs TEST_DATABASE_URL and TEST_REDIS_URL: real services only")
-
-BACKENDS = ["sqlite"] + (["postgresql"] if TEST_DATABASE_URL else [])
-LIMIT_STORAGES = ["memory"] + (["redis"] if TEST_REDIS_URL else [])
-
-
-def postgres_schema_url(schema: str) -> str:
-    """TEST_DATABASE_URL with a search_path so each test sees only its own schema."""
-    assert TEST_DATABASE_URL
-    separator = "&" if "?" in TEST_DATABASE_URL else "?"
-    return f"{TEST_DATABASE_URL}{separator}options={quote(f'-csearch_path={schema}')}"
-
-
-@contextmanager
-def fresh_postgres_schema(prefix: str = "t") -> Iterator[str]:
-    """A new PostgreSQL schema; yields a database URL that sees only it. Dropped afterwards."""
-    assert TEST_DATABASE_URL
-    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(TEST_DATABASE_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield postgres_schema_url(schema)
-    finally:
-        with psycopg.connect(TEST_DATABASE_URL, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 @pytest.fixture(params=BACKENDS)
@@ -67,19 +41,6 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]
         return
     with fresh_postgres_schema() as url:
         yield url
-
-
-def service_env(database_url: str, **overrides: str) -> dict[str, str]:
-    """The settings of an app under test: test secrets, limits in memory, its own key prefix."""
-    return {
-        "APP_ENV": "test",
-        "DATABASE_URL": database_url,
-        "NEXTAUTH_SECRET": SECRET,
-        "TOKEN_ENCRYPTION_KEYS": ENCRYPTION_KEY,
-        "RATELIMIT_STORAGE_URI": "memory://",
-        "RATELIMIT_KEY_PREFIX": f"t{uuid.uuid4().hex[:12]}",
-        **overrides,
-    }
 
 
 @pytest.fixture
@@ -147,14 +108,6 @@ def db_session_cookie(app: Flask) -> Callable[..., str]:
     return make
 
 
-def jwt_cookie(sub: Any, cookie: str = "next-auth.session-token", **claims: Any) -> str:
-    import time
-
-    now = int(time.time())
-    payload = {"sub": sub, "iat": now, "exp": now + 3600, "jti": str(uuid.uuid4()), **claims}
-    return encode_session_token(payload, cookie, SECRET)
-
-
 @pytest.fixture
 def logs(app: Flask) -> Iterator[list[dict[str, Any]]]:
     """The service's JSON log lines, parsed, as the formatter writes them."""
@@ -172,15 +125,6 @@ def logs(app: Flask) -> Iterator[list[dict[str, Any]]]:
     logger.addHandler(handler)
     yield records
     logger.removeHandler(handler)
-
-
-@contextmanager
-def running_standins() -> Iterator[ProviderStandIns]:
-    """Instagram, TikTok and Reddit stand-ins on loopback; a bug in one fails the test after."""
-    with ProviderStandIns() as running:
-        yield running
-    bugs = [error for standin in running.all for error in standin.internal_errors]
-    assert bugs == [], "a stand-in answered 500 for a bug of its own:\n" + "\n".join(bugs)
 
 
 @pytest.fixture
@@ -235,13 +179,3 @@ def signed_in_client(provider_app, add_user, db_session_cookie) -> FlaskClient:
     client = provider_app.test_client()
     client.set_cookie("next-auth.session-token", db_session_cookie(1))
     return client
-
-
-def connect_via_oauth(client: FlaskClient, provider: str) -> Any:
-    """Connect through the real flow: start, provider's authorize page, callback; the 303."""
-    from urllib.parse import urlsplit
-
-    started = client.post(f"/api/integrations/connect/{provider}")
-    assert started.status_code == 200, started.get_json()
-    back = urlsplit(authorize_redirect(started.get_json()["data"]["authorizationUrl"]))
-    return client.get(f"{back.path}?{back.query}")

@@ -20,14 +20,14 @@ from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 from webapp import create_app
 from webapp.extensions import db
 
-from ..conftest import (
+from ..standins import ProviderStandIns
+from ..support.app import (
     TEST_DATABASE_URL,
     TEST_REDIS_URL,
     fresh_postgres_schema,
     running_standins,
     service_env,
 )
-from ..standins import ProviderStandIns
 from ..support.chromium import CHROMIUM, CHROMIUM_ARGS, chromium_need
 from ..support.processes import free_port, start_gunicorn, stop
 from ..support.requirements import require

@@ -2,7 +2,7 @@
 a regular expression: `make openapi`.
 
 The accountName pattern spells out thousands of code point ranges from Python's Unicode data,
-so it is generated, never edited; tests/test_openapi_values.py fails when the file differs
+so it is generated, never edited; tests/api/test_openapi_values.py fails when the file differs
 from what this would write now.
 """
 
