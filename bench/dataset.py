@@ -18,7 +18,7 @@ from webapp.identity.jwe import encode_session_token
 
 ROOT = Path(__file__).resolve().parent.parent
 FLASK = Path(sys.executable).parent / "flask"
-COOKIE_NAME = "next-auth.session-token"
+COOKIE_NAME = "__Secure-next-auth.session-token"  # what NextAuth sets on an https origin
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ function init(args)
   if args[1] then
     for line in io.lines(args[1]) do
       if #line > 0 then
-        cookies[#cookies + 1] = "next-auth.session-token=" .. line
+        cookies[#cookies + 1] = "__Secure-next-auth.session-token=" .. line
       end
     end
   end

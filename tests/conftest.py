@@ -136,7 +136,7 @@ def standins() -> Iterator[ProviderStandIns]:
 
 @pytest.fixture
 def provider_waits() -> list[float]:
-    """The waits between retries that provider_app's clients asked for, in seconds."""
+    """The waits provider_app asked for (provider and database retries, verify's quota), in s."""
     return []
 
 
@@ -167,8 +167,7 @@ def provider_app(make_app, standins, provider_waits, extra_settings) -> Flask:
         PROVIDER_RETRIES="2",
         **extra_settings,
     )
-    for client in app.extensions["providers"].values():
-        client.http.sleep = provider_waits.append  # waits are recorded, never slept
+    app.extensions["sleep"] = provider_waits.append  # waits are recorded, never slept
     return app
 
 

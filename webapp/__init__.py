@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import cli, crypto, database, identity, logs
+from . import cli, crypto, database, logs, web
 from .config import ConfigError, environment, load_settings
 from .extensions import db, migrate
 from .providers import clients
-from .web import api, http, openapi, ops, pages, ratelimit, webhooks
 
 
 def create_app(environ: Mapping[str, str] | None = None) -> Flask:
@@ -31,6 +31,8 @@ def create_app(environ: Mapping[str, str] | None = None) -> Flask:
         raise SystemExit(f"configuration error: {err}") from None
     app.config.update(settings)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the contract's key order
+    # Every wait of the service (database and provider retries, verify's quota): tests record.
+    app.extensions["sleep"] = time.sleep
 
     proxies = app.config["TRUSTED_PROXY_COUNT"]
     if proxies:
@@ -46,23 +48,8 @@ def create_app(environ: Mapping[str, str] | None = None) -> Flask:
         app, db, directory=str(Path(app.root_path).parent / "migrations"), render_as_batch=True
     )
     database.init_app(app)
-    # Order matters: timing starts first, then the caller is identified, then the limiter
-    # (whose before-request hook Flask-Limiter registers here) counts the request.
-    http.init_app(app)
-    identity.init_app(
-        app,
-        identified=[api.bp, pages.bp],
-        listing=["api.integrations_status", "pages.integrations_page"],
-    )
-    ratelimit.init_app(app, per_caller=[api.bp, pages.bp], per_ip=[webhooks.bp])
+    web.init_app(app)
     cli.init_app(app)
-
-    app.config["PAGE_CSP"] = pages.page_csp(app.extensions["providers"])
-    app.register_blueprint(api.bp)
-    app.register_blueprint(pages.bp)
-    app.register_blueprint(webhooks.bp)
-    app.register_blueprint(ops.bp)
-    app.register_blueprint(openapi.bp)
     if app.config["APP_ENV"] == "development":
         from .identity import dev
 

@@ -151,6 +151,5 @@ def list_command(user_id: int) -> None:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["sleep"] = time.sleep  # how commands wait; tests put a recorder here
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(integrations_cli)

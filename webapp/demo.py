@@ -11,6 +11,7 @@ from sqlalchemy import Table, func, insert, select, text
 from .crypto import Ciphertext, cipher
 from .extensions import db
 from .models import Integration, User
+from .providers import API_KEY, REGISTRY
 
 BATCH_USERS = 5_000
 
@@ -78,7 +79,7 @@ def _add_demo_secrets(rows: list[dict[str, Any]]) -> None:
         provider = row["provider"]
         if provider not in encrypted:
             encrypted[provider] = cipher().encrypt(f"demo-{provider}-secret")
-        key = "api_key" if provider == "onlyfans" else "access_token"
+        key = "api_key" if REGISTRY[provider].kind == API_KEY else "access_token"
         row[key] = encrypted[provider]
 
 

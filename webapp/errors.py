@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+# The contract's message when the creator's integrations cannot be read.
+FAILED_TO_FETCH = "Failed to fetch integrations"
+
 
 class ApiError(Exception):
     """An error the client is told about: a contract code, a message and an HTTP status."""

@@ -7,6 +7,6 @@ function init(args)
 end
 
 function request()
-  local cookie = "next-auth.session-token=bench-" .. math.random(1, users)
+  local cookie = "__Secure-next-auth.session-token=bench-" .. math.random(1, users)
   return wrk.format("GET", nil, { ["Cookie"] = cookie })
 end

@@ -161,7 +161,7 @@ def retry_delays(records: list[dict[str, Any]]) -> list[int]:
 def record_retry_waits(app: Flask) -> list[float]:
     """The app's waits between database retries, recorded instead of slept (seconds)."""
     waits: list[float] = []
-    app.extensions["db_retry_sleep"] = waits.append
+    app.extensions["sleep"] = waits.append
     return waits
 
 

@@ -61,7 +61,8 @@ def error_statuses() -> dict[str, int]:
     """Every error code webapp/ answers with, and its status, read from the source itself.
 
     Codes have no single home in the code: they are written where they are raised, as
-    `ApiError(code, message, status)`, `error_body(code, ...), status` and `{status: (code, ...)}`.
+    `ApiError(code, message, status)`, `error_body(code, ...), status[, headers]` and
+    `{status: (code, ...)}`.
     """
     found: dict[str, int] = {}
     for path in Path(webapp.__file__).parent.rglob("*.py"):
@@ -75,8 +76,8 @@ def _code_and_status(node: ast.AST) -> Iterator[tuple[str, int]]:
     """The (code, status) pairs one syntax node writes, in any of the three forms."""
     if isinstance(node, ast.Call) and len(node.args) >= 3:  # ApiError(code, message, status)
         pairs = [(node.args[0], node.args[2])]
-    elif isinstance(node, ast.Tuple) and len(node.elts) == 2 and isinstance(node.elts[0], ast.Call):
-        call, status = node.elts  # error_body(code, message), status
+    elif isinstance(node, ast.Tuple) and len(node.elts) >= 2 and isinstance(node.elts[0], ast.Call):
+        call, status = node.elts[:2]  # error_body(code, message), status[, headers]
         pairs = [(call.args[0], status)] if call.args else []
     elif isinstance(node, ast.Dict):  # {status: (code, message)}
         entries = zip(node.keys, node.values, strict=True)

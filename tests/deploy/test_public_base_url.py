@@ -45,7 +45,7 @@ def production(make_app, standins, add_user, db_session_cookie):
 def test_a_foreign_host_builds_no_url_in_production(production):
     app, token = production
     client = app.test_client()
-    client.set_cookie("next-auth.session-token", token, domain="evil.example")
+    client.set_cookie("__Secure-next-auth.session-token", token, domain="evil.example")
 
     started = client.post("/api/integrations/connect/reddit", base_url="http://evil.example")
     signed_out = app.test_client().get("/integrations", base_url="http://evil.example")

@@ -88,7 +88,7 @@ def runtime_gunicorn(runtime_venv, database_url, tmp_path) -> Iterator[Gunicorn]
 
 def test_runtime_only_install_boots_and_serves(runtime_gunicorn):
     port = runtime_gunicorn.port
-    cookie = {"Cookie": f"next-auth.session-token={jwt_cookie('1')}"}
+    cookie = {"Cookie": f"__Secure-next-auth.session-token={jwt_cookie('1')}"}
 
     livez, readyz = request(port, "/livez"), request(port, "/readyz")
     anonymous, signed_in = request(port, URL), request(port, URL, headers=cookie)

@@ -58,7 +58,7 @@ def test_public_base_url_sets_the_callback_origin(make_app, standins, add_user, 
     app = make_app(**standins.settings(), PUBLIC_BASE_URL="https://app.example.com")
     add_user(1)
     client = app.test_client()
-    client.set_cookie("next-auth.session-token", db_session_cookie(1))
+    client.set_cookie("__Secure-next-auth.session-token", db_session_cookie(1))
 
     url = client.post("/api/integrations/connect/tiktok").get_json()["data"]["authorizationUrl"]
 

@@ -34,7 +34,7 @@ from ..support.webhooks import (
 )
 
 PUBLIC = "https://integrations.example.com"
-COOKIE = "next-auth.session-token"
+COOKIE = "__Secure-next-auth.session-token"  # what NextAuth sets on an https origin
 STATE_TABLES = ("integrations", "deletion_requests", "notices")
 
 

@@ -170,3 +170,31 @@ def test_jwt_without_exp_is_rejected(make_app, add_user):
     client.set_cookie("next-auth.session-token", jwt_cookie("1", exp=None))
 
     assert client.get(URL).status_code == 401
+
+
+@pytest.mark.parametrize("strategy", ["database", "jwt"])
+@pytest.mark.parametrize(
+    ("cookie", "answer"),
+    [
+        ("__Secure-next-auth.session-token", 200),
+        ("__Secure-authjs.session-token", 200),
+        ("next-auth.session-token", 401),
+        ("authjs.session-token", 401),
+    ],
+)
+def test_an_https_origin_believes_only_the_secure_cookie_names(
+    make_app, add_user, db_session_cookie, strategy, cookie, answer
+):
+    # NextAuth sets only the __Secure- names on https; a plain one there was planted (a sibling
+    # host or a network attacker can set it, not read it), and would sign the victim in as
+    # whoever planted it.
+    app = make_app(
+        NEXTAUTH_SESSION_STRATEGY=strategy, PUBLIC_BASE_URL="https://platform.example.com"
+    )
+    add_user(1)
+    token = db_session_cookie(1) if strategy == "database" else jwt_cookie("1", cookie)
+    client = app.test_client()
+    set_session_cookie(client, cookie, token)
+
+    assert client.get(URL).status_code == answer
+    assert client.get("/integrations").status_code == (200 if answer == 200 else 302)

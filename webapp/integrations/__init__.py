@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from .. import events, providers
 from ..database import run_with_retry
 from ..errors import (
+    FAILED_TO_FETCH,
     ApiError,
     not_found,
     provider_unavailable,
@@ -26,7 +27,6 @@ from ..errors import (
     unauthorized,
 )
 from ..extensions import db
-from ..identity import Identity
 from ..models import Integration, Notice, User
 from ..providers import (
     REGISTRY,
@@ -50,7 +50,6 @@ __all__ = [
     "complete_connection",
     "connect",
     "disconnect",
-    "list_for_caller",
     "list_for_user",
     "not_found",
     "reconnect",
@@ -74,13 +73,6 @@ class SignIn:
     """The creator must approve access at the provider first: send them to `url`."""
 
     url: str
-
-
-def list_for_caller(identity: Identity, now: datetime) -> list[IntegrationStatus]:
-    """The caller's integrations, by id: as their session lookup read them, or read now."""
-    if identity.integrations is not None:
-        return identity.integrations
-    return list_for_user(identity.user_id, now)
 
 
 def connect(
@@ -199,7 +191,7 @@ def take_notices(user_id: int) -> list[tuple[str, str]]:
         db.session.commit()
         return [(row.key, row.provider) for row in rows]
 
-    return run_with_retry(take, failure_message="Failed to fetch integrations")
+    return run_with_retry(take, failure_message=FAILED_TO_FETCH)
 
 
 def save_account(

@@ -29,7 +29,7 @@ from ..providers import (
 )
 from ..providers.clients import configured, report_rejected_client
 from .status import ACCESS_REVOKED, DEAD_REASONS, EXPIRED, REFRESH_FAILED
-from .store import apply_tokens, grant_of, mark_expired, mark_working, record_event
+from .store import apply_tokens, grant_of, locked_if, mark_expired, mark_working, record_event
 
 FIRST_BACKOFF = timedelta(minutes=5)
 MAX_BACKOFF = timedelta(hours=6)
@@ -100,7 +100,7 @@ def _refresh_one(
     clients: dict[str, OAuthProvider],
     rejected: set[str],
 ) -> str:
-    row = _locked(integration_id, _due(now, within, clients))
+    row = locked_if(integration_id, _due(now, within, clients))
     if row is None or row.provider in rejected:  # done by another run, or locked by one now
         db.session.rollback()
         return "skipped"
@@ -123,22 +123,13 @@ def _refresh_one(
 
 
 def _record_expiry(integration_id: int, now: datetime) -> int:
-    row = _locked(integration_id, _newly_expired(now))
+    row = locked_if(integration_id, _newly_expired(now))
     if row is None:
         db.session.rollback()
         return 0
     mark_expired(row, REFRESH_FAILED if row.refresh_failures else EXPIRED, now, via="refresh_due")
     db.session.commit()
     return 1
-
-
-def _locked(integration_id: int, condition: ColumnElement[bool]) -> Integration | None:
-    """The row if it still meets the condition, locked; None if not, or locked elsewhere."""
-    return db.session.execute(
-        select(Integration)
-        .where(Integration.id == integration_id, condition)
-        .with_for_update(skip_locked=True)
-    ).scalar_one_or_none()
 
 
 def _due(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from ..models import Integration
 from ..timeutil import iso_z
@@ -54,6 +54,7 @@ def status_at(reason: str | None) -> str:
     return "connected" if reason is None else "expired"
 
 
+# What a creator's status is made of: the columns the status endpoint reads.
 STATUS_COLUMNS = (
     Integration.id,
     Integration.provider,
@@ -67,31 +68,34 @@ STATUS_COLUMNS = (
 )
 
 
-def statuses_of(rows: list[tuple[Any, ...]], now: datetime) -> list[IntegrationStatus]:
-    """Rows that end with STATUS_COLUMNS (outer-joined: all None for no integration)."""
-    width = len(STATUS_COLUMNS)
-    return [status_of_row(row[-width:], now) for row in rows if row[-width] is not None]
+class _StatusColumns(Protocol):
+    """An integration row, or a row of STATUS_COLUMNS: what a status is made of."""
+
+    id: int
+    provider: str
+    account_id: str
+    account_name: str
+    expires_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    expired_reason: str | None
+    refresh_failures: int
 
 
-def to_status(row: Integration, now: datetime) -> IntegrationStatus:
-    return status_of_row([getattr(row, column.key) for column in STATUS_COLUMNS], now)
-
-
-def status_of_row(row: Any, now: datetime) -> IntegrationStatus:
-    """A row of STATUS_COLUMNS, by position."""
-    id_, provider, account_id, account_name, expires_at, created, updated, marked, failed = row
-    reason = expired_because(expires_at, marked, failed, now)
+def to_status(row: _StatusColumns, now: datetime) -> IntegrationStatus:
+    """What the creator sees of an integration at `now`."""
+    reason = expired_because(row.expires_at, row.expired_reason, row.refresh_failures, now)
     return IntegrationStatus(
-        id=id_,
-        provider=provider,
-        account_id=account_id,
-        account_name=account_name,
+        id=row.id,
+        provider=row.provider,
+        account_id=row.account_id,
+        account_name=row.account_name,
         status=status_at(reason),
-        expires_at=expires_at,
-        created_at=created,
-        updated_at=updated,
+        expires_at=row.expires_at,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
         reason=reason,
-        failed_refreshes=failed,
+        failed_refreshes=row.refresh_failures,
     )
 
 

@@ -9,27 +9,19 @@ import logging
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import bindparam, select
+from sqlalchemy import ColumnElement, bindparam, select
 
 from .. import events
 from ..database import read, run_with_retry
-from ..errors import not_found
+from ..errors import FAILED_TO_FETCH, not_found
 from ..extensions import db
 from ..metrics import MARKED_DEAD
 from ..models import Integration
 from ..providers import REGISTRY, Grant, TokenSet
 from ..providers.clients import invalid_provider
-from .status import (
-    DEAD_REASONS,
-    STATUS_COLUMNS,
-    IntegrationStatus,
-    contract_json,
-    status_of_row,
-    to_status,
-)
+from .status import DEAD_REASONS, STATUS_COLUMNS, IntegrationStatus, contract_json, to_status
 
 log = logging.getLogger("webapp.store")
-# Built once, so it is compiled once (see database.read).
 _OF_USER = (
     select(*STATUS_COLUMNS)
     .where(Integration.user_id == bindparam("user_id"))
@@ -39,8 +31,8 @@ _OF_USER = (
 
 def list_for_user(user_id: int, now: datetime) -> list[IntegrationStatus]:
     """The user's integrations in a stable order (by id), with their status at `now`."""
-    rows = read(_OF_USER, {"user_id": user_id}, failure_message="Failed to fetch integrations")
-    return [status_of_row(row, now) for row in rows]
+    rows = read(_OF_USER, {"user_id": user_id}, failure_message=FAILED_TO_FETCH)
+    return [to_status(row, now) for row in rows]
 
 
 def find(user_id: int, provider: str, account_id: str, *, for_update: bool) -> Integration | None:
@@ -67,6 +59,16 @@ def of_provider_account(provider: str, account_id: str) -> list[Integration]:
         .with_for_update()
     )
     return list(db.session.execute(statement).scalars())
+
+
+def locked_if(integration_id: int, condition: ColumnElement[bool]) -> Integration | None:
+    """The row if it still meets the condition, locked; None if not, or if another run holds it
+    (SKIP LOCKED: cron jobs on several hosts each take the rows no other one has)."""
+    return db.session.execute(
+        select(Integration)
+        .where(Integration.id == integration_id, condition)
+        .with_for_update(skip_locked=True)
+    ).scalar_one_or_none()
 
 
 def owned(

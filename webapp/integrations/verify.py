@@ -19,7 +19,7 @@ from ..models import Integration
 from ..providers import Budget, ClientRejected, OAuthProvider, ProviderError, ReauthRequired
 from ..providers.clients import configured, report_rejected_client
 from .status import ACCESS_REVOKED
-from .store import mark_expired
+from .store import locked_if, mark_expired
 
 # Waiting longer than this for a provider's quota to come back ends its checks for this run.
 MAX_QUOTA_WAIT_S = 120.0
@@ -58,7 +58,7 @@ def verify_grants(
             exhausted.add(provider)
             summary.unavailable += 1
             continue
-        row = _locked(integration_id, _unverified(now, older_than, clients))
+        row = locked_if(integration_id, _unverified(now, older_than, clients))
         if row is None or row.access_token is None:  # checked meanwhile, or nothing to check
             db.session.rollback()
             continue
@@ -69,15 +69,6 @@ def verify_grants(
             outcome = "unavailable"
         setattr(summary, outcome, getattr(summary, outcome) + 1)
     return summary
-
-
-def _locked(integration_id: int, condition: ColumnElement[bool]) -> Integration | None:
-    """The row if it still needs checking, locked; None if not, or locked by another run."""
-    return db.session.execute(
-        select(Integration)
-        .where(Integration.id == integration_id, condition)
-        .with_for_update(skip_locked=True)
-    ).scalar_one_or_none()
 
 
 def _check(row: Integration, client: OAuthProvider, now: datetime) -> tuple[str, Budget]:

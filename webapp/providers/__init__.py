@@ -73,13 +73,18 @@ def display_name(name: str) -> str:
 
 
 def build(
-    settings: Mapping[str, ProviderSettings], timeout: tuple[float, float], retries: int
+    settings: Mapping[str, ProviderSettings],
+    timeout: tuple[float, float],
+    retries: int,
+    sleep: Callable[[float], None],
 ) -> dict[str, OAuthProvider]:
     """One client per configured OAuth provider (those without credentials are left out)."""
     clients: dict[str, OAuthProvider] = {}
     for name, provider_settings in settings.items():
         client_class = REGISTRY[name].client_class
         assert client_class is not None, f"{name} has no OAuth client"
-        http = ProviderHttp(name, provider_settings.user_agent, timeout=timeout, retries=retries)
+        http = ProviderHttp(
+            name, provider_settings.user_agent, timeout=timeout, retries=retries, sleep=sleep
+        )
         clients[name] = client_class(provider_settings, http)
     return clients

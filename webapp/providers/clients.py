@@ -18,8 +18,14 @@ def invalid_provider(provider: str) -> ApiError:
 
 
 def init_app(app: Flask) -> None:
+    def sleep(seconds: float) -> None:  # the app's one wait, looked up when it is needed
+        app.extensions["sleep"](seconds)
+
     app.extensions["providers"] = build(
-        app.config["PROVIDERS"], app.config["PROVIDER_TIMEOUT"], app.config["PROVIDER_RETRIES"]
+        app.config["PROVIDERS"],
+        app.config["PROVIDER_TIMEOUT"],
+        app.config["PROVIDER_RETRIES"],
+        sleep,
     )
 
 

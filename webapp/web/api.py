@@ -5,18 +5,18 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, g, redirect, request
+from flask import Blueprint, redirect, request
 from flask_limiter import RateLimitExceeded
 
 from .. import integrations
 from ..errors import ApiError, not_found
-from ..identity import current_identity, current_user_id
+from ..identity import signed_in
 from ..integrations import SignIn, oauth
 from ..integrations.status import contract_json
 from ..metrics import EXPIRED_SEEN
 from ..providers import REGISTRY
 from ..timeutil import utcnow
-from . import http, messages
+from . import http, messages, ratelimit
 from .csrf import check_request
 from .http import envelope, is_htmx
 
@@ -32,16 +32,16 @@ def refuse_cross_site() -> None:
 
 @bp.get("/integrations/status")
 def integrations_status() -> Any:
-    items = integrations.list_for_caller(current_identity(), now=utcnow())
+    items = integrations.list_for_user(signed_in().user_id, now=utcnow())
     expired = sum(1 for item in items if item.status == "expired")
-    g.log_fields = {"integrationCount": len(items), "expiredCount": expired}
+    http.log_fields(integrationCount=len(items), expiredCount=expired)
     EXPIRED_SEEN.inc(expired)
     return envelope({"integrations": [contract_json(item) for item in items]})
 
 
 @bp.post("/integrations/connect/<provider>")
 def connect(provider: str) -> Any:
-    user_id = current_user_id()
+    user_id = signed_in().user_id
     result = integrations.connect(
         user_id, provider, _body(), oauth.callback_url(provider), now=utcnow()
     )
@@ -58,7 +58,7 @@ def callback(provider: str) -> Any:
     known = {"provider": provider} if provider in REGISTRY else {}
     try:
         integrations.complete_connection(
-            current_user_id(),
+            signed_in().user_id,
             provider,
             args.get("code", ""),
             args.get("state", ""),
@@ -78,22 +78,24 @@ def refused_by_limit(err: RateLimitExceeded) -> Any:
     if request.endpoint == "api.callback":
         known = request.view_args or {}
         provider = known.get("provider", "")
-        return _to_page(
+        page = _to_page(
             error="rate_limited", **({"provider": provider} if provider in REGISTRY else {})
         )
+        page.headers.update(http.retry_after(ratelimit.seconds_to_reset()))
+        return page
     return http.rate_limited(err)
 
 
 @bp.post("/integrations/refresh/<provider>/<path:account_id>")
 def refresh(provider: str, account_id: str) -> Any:
-    user_id = current_user_id()
+    user_id = signed_in().user_id
     item = integrations.refresh_now(user_id, provider, _segment(account_id), now=utcnow())
     return envelope({"integration": contract_json(item)})
 
 
 @bp.delete("/integrations/disconnect/<provider>/<path:account_id>")
 def disconnect(provider: str, account_id: str) -> Any:
-    user_id = current_user_id()
+    user_id = signed_in().user_id
     account_id = _segment(account_id)
     integrations.disconnect(user_id, provider, account_id, now=utcnow())
     return envelope({"disconnected": {"provider": provider, "accountId": account_id}})

@@ -8,13 +8,13 @@ import os
 import time
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from flask import Flask, current_app, g, request
-from flask.wrappers import Request, Response
+from flask.wrappers import Response
 from flask_limiter import RateLimitExceeded
-from werkzeug.datastructures import Headers
 from werkzeug.exceptions import BadRequest, HTTPException
 
 from ..errors import ApiError
@@ -34,8 +34,35 @@ _HTTP_CODES = {
     415: ("UNSUPPORTED_MEDIA_TYPE", "Unsupported media type"),
     431: ("HEADERS_TOO_LARGE", "Request headers too large"),
 }
+# The same on every response; per-response headers follow them.
+_FIXED_HEADERS = (
+    ("Cache-Control", CACHE_CONTROL),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
+    ("X-Frame-Options", "DENY"),
+)
 
 request_log = logging.getLogger("webapp.request")
+
+
+@dataclass(slots=True)
+class Exchange:
+    """What the request path keeps of one request for its response and its log line."""
+
+    started: float
+    correlation_id: str
+    duration_ms: int | None = None  # fixed once a body carries it, so header and body agree
+    error_code: str | None = None
+    log_fields: dict[str, object] = field(default_factory=dict)
+
+
+def start() -> None:
+    """The first step of every request: its clock and correlation id; Host is required."""
+    g.exchange = Exchange(time.perf_counter(), _correlation_id())
+    # HTTP/1.1 makes Host mandatory (RFC 9112, 3.2); gunicorn passes a request without it on.
+    environ = request.environ
+    if environ.get("SERVER_PROTOCOL") == "HTTP/1.1" and not environ.get("HTTP_HOST"):
+        raise BadRequest()  # a protocol error: the JSON envelope on every blueprint
 
 
 def is_htmx() -> bool:
@@ -43,52 +70,73 @@ def is_htmx() -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
-def elapsed_ms() -> int:
-    """Milliseconds since the request started; fixed once the body carries it."""
-    if "duration_ms" not in g:
-        started: float = g.get("started", time.perf_counter())
-        return round((time.perf_counter() - started) * 1000)
-    return int(g.duration_ms)
+def log_fields(**fields: object) -> None:
+    """Add fields to this request's log line."""
+    _exchange().log_fields.update(fields)
 
 
 def envelope(data: dict[str, Any], status: int = 200) -> tuple[dict[str, Any], int]:
-    g.duration_ms = elapsed_ms()
-    return {"success": True, "data": data, "duration": g.duration_ms}, status
+    return {"success": True, "data": data, "duration": _fix_duration()}, status
 
 
 def error_body(code: str, message: str, fields: dict[str, str] | None = None) -> dict[str, Any]:
-    g.error_code = code
+    _exchange().error_code = code
     error: dict[str, Any] = {"code": code, "message": message}
     if fields:
         error["field"] = next(iter(fields))  # the first, as clients read before `fields`
         error["fields"] = fields
     body: dict[str, Any] = {"success": False, "error": error}
     if code not in _CODES_WITHOUT_DURATION:
-        g.duration_ms = elapsed_ms()
-        body["duration"] = g.duration_ms
+        body["duration"] = _fix_duration()
     return body
 
 
-def _correlation_id() -> str:
-    incoming = request.headers.get("X-Correlation-Id", "")
-    if len(incoming) == 36:
-        try:
-            return str(uuid.UUID(incoming))
-        except ValueError:
-            pass
-    return str(uuid.uuid4())
+def retry_after(seconds: int | None) -> dict[str, str]:
+    """The Retry-After header of an error answer, when it names a wait."""
+    return {} if seconds is None else {"Retry-After": str(seconds)}
 
 
-def _start() -> None:
-    g.started = time.perf_counter()
-    g.correlation_id = _correlation_id()
-
-
-def _require_host() -> None:
-    # HTTP/1.1 makes Host mandatory (RFC 9112, 3.2); gunicorn passes a request without it on.
-    environ = request.environ
-    if environ.get("SERVER_PROTOCOL") == "HTTP/1.1" and not environ.get("HTTP_HOST"):
-        raise BadRequest()  # a protocol error: the JSON envelope on every blueprint
+def finish(response: Response) -> Response:
+    """The last step of every request: headers, metrics and the log line."""
+    exchange = _exchange()
+    duration_ms = exchange.duration_ms
+    if duration_ms is None:
+        duration_ms = _elapsed_ms(exchange)
+    csp = current_app.config["PAGE_CSP"] if response.mimetype == "text/html" else API_CSP
+    headers = response.headers
+    for name, value in (
+        *ratelimit.headers(),
+        ("X-Correlation-Id", exchange.correlation_id),
+        ("X-Duration-Ms", str(duration_ms)),
+        *_FIXED_HEADERS,
+        ("Content-Security-Policy", csp),
+    ):
+        headers[name] = value
+    incoming = request._get_current_object()  # type: ignore[attr-defined]  # one lookup, not six
+    endpoint = endpoint_label(incoming.endpoint)
+    status = response.status_code
+    REQUESTS.labels(endpoint, method_label(incoming.method), str(status)).observe(
+        duration_ms / 1000
+    )
+    if status >= 400:
+        ERRORS.labels(endpoint, exchange.error_code or str(status)).inc()
+    identity = caller()
+    request_log.info(
+        "request",
+        extra={
+            "fields": {
+                "correlationId": exchange.correlation_id,
+                "userId": identity.user_id if identity else None,
+                "method": incoming.method,
+                "path": incoming.path,
+                "status": status,
+                "durationMs": duration_ms,
+                "pid": os.getpid(),
+                **exchange.log_fields,
+            }
+        },
+    )
+    return response
 
 
 class ChunkedBodyLimit:
@@ -109,76 +157,56 @@ class ChunkedBodyLimit:
         return self.app(environ, start_response)
 
 
-def _finish(response: Response) -> Response:
-    context = g._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup, not ten
-    correlation_id = context.get("correlation_id") or str(uuid.uuid4())
-    duration_ms = elapsed_ms()
-    headers = ratelimit.headers()
-    retry_after = context.get("retry_after")
-    if retry_after is not None:
-        headers.append(("Retry-After", str(retry_after)))
-    csp = current_app.config["PAGE_CSP"] if response.mimetype == "text/html" else API_CSP
-    headers += [
-        ("X-Correlation-Id", correlation_id),
-        ("X-Duration-Ms", str(duration_ms)),
-        ("Cache-Control", CACHE_CONTROL),
-        ("X-Content-Type-Options", "nosniff"),
-        ("Referrer-Policy", "same-origin"),
-        ("X-Frame-Options", "DENY"),
-        ("Content-Security-Policy", csp),
-    ]
-    _set_headers(response.headers, headers)
-    incoming = request._get_current_object()  # type: ignore[attr-defined]
-    _observe(incoming, context, response.status_code, duration_ms)
-    _log(incoming, context, response.status_code, correlation_id, duration_ms)
-    return response
-
-
-def _observe(incoming: Request, context: Any, status: int, duration_ms: int) -> None:
-    endpoint = endpoint_label(incoming.endpoint)
-    REQUESTS.labels(endpoint, method_label(incoming.method), str(status)).observe(
-        duration_ms / 1000
+def rate_limited(err: RateLimitExceeded) -> tuple[dict[str, Any], int, dict[str, str]]:
+    message = "Too many requests. Please try again later."
+    return (
+        error_body("RATE_LIMIT_EXCEEDED", message),
+        429,
+        retry_after(ratelimit.seconds_to_reset()),
     )
-    if status >= 400:
-        ERRORS.labels(endpoint, context.get("error_code", str(status))).inc()
 
 
-def _log(
-    incoming: Request, context: Any, status: int, correlation_id: str, duration_ms: int
-) -> None:
-    identity = caller()
-    fields = {
-        "correlationId": correlation_id,
-        "userId": identity.user_id if identity else None,
-        "method": incoming.method,
-        "path": incoming.path,
-        "status": status,
-        "durationMs": duration_ms,
-        "pid": os.getpid(),
-    }
-    fields.update(context.get("log_fields", {}))
-    request_log.info("request", extra={"fields": fields})
+def init_app(app: Flask) -> None:
+    """The error envelope for every error, and the body limit; the hooks are the request
+    path's (webapp/web/__init__.py)."""
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    app.wsgi_app = ChunkedBodyLimit(app.wsgi_app, limit)  # type: ignore[method-assign]
+    app.register_error_handler(ApiError, _api_error)
+    app.register_error_handler(RateLimitExceeded, rate_limited)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)
 
 
-def _set_headers(headers: Headers, values: list[tuple[str, str]]) -> None:
-    """headers[name] = value for each, in order, looking through the headers only once."""
-    present = {name.lower() for name, _ in headers}
-    for name, value in values:
-        if name.lower() in present:
-            headers[name] = value  # replaces, as the view or an earlier value may have set it
-        else:
-            headers.add(name, value)
-            present.add(name.lower())
+def _exchange() -> Exchange:
+    found: Exchange | None = g.get("exchange")
+    if found is None:  # an error raised before start() ran (a broken request environment)
+        found = g.exchange = Exchange(time.perf_counter(), str(uuid.uuid4()))
+    return found
 
 
-def _api_error(err: ApiError) -> tuple[dict[str, Any], int]:
-    if err.retry_after is not None:
-        g.retry_after = err.retry_after
-    return error_body(err.code, err.message, err.fields), err.status
+def _elapsed_ms(exchange: Exchange) -> int:
+    return round((time.perf_counter() - exchange.started) * 1000)
 
 
-def rate_limited(err: RateLimitExceeded) -> tuple[dict[str, Any], int]:
-    return error_body("RATE_LIMIT_EXCEEDED", "Too many requests. Please try again later."), 429
+def _fix_duration() -> int:
+    """Milliseconds since the request started, fixed now: the body and the header agree."""
+    exchange = _exchange()
+    exchange.duration_ms = _elapsed_ms(exchange)
+    return exchange.duration_ms
+
+
+def _correlation_id() -> str:
+    incoming = request.headers.get("X-Correlation-Id", "")
+    if len(incoming) == 36:
+        try:
+            return str(uuid.UUID(incoming))
+        except ValueError:
+            pass
+    return str(uuid.uuid4())
+
+
+def _api_error(err: ApiError) -> tuple[dict[str, Any], int, dict[str, str]]:
+    return error_body(err.code, err.message, err.fields), err.status, retry_after(err.retry_after)
 
 
 def _http_error(err: HTTPException) -> Any:
@@ -190,24 +218,10 @@ def _http_error(err: HTTPException) -> Any:
     return error_body(code, message), status, {"Allow": ", ".join(allowed)} if allowed else {}
 
 
-def _unexpected(err: Exception) -> tuple[dict[str, Any], int]:
+def _unexpected(err: Exception) -> tuple[dict[str, Any], int, dict[str, str]]:
     logging.getLogger("webapp.errors").error(
         "unhandled error",
         exc_info=err,
-        extra={"fields": {"correlationId": g.get("correlation_id")}},
+        extra={"fields": {"correlationId": _exchange().correlation_id}},
     )
-    g.retry_after = 60
-    return error_body("INTERNAL_ERROR", "Internal server error"), 500
-
-
-def init_app(app: Flask) -> None:
-    """Register the hooks; call before the limiter so timing covers its check."""
-    limit = app.config["MAX_CONTENT_LENGTH"]
-    app.wsgi_app = ChunkedBodyLimit(app.wsgi_app, limit)  # type: ignore[method-assign]
-    app.before_request(_start)
-    app.before_request(_require_host)
-    app.after_request(_finish)
-    app.register_error_handler(ApiError, _api_error)
-    app.register_error_handler(RateLimitExceeded, rate_limited)
-    app.register_error_handler(HTTPException, _http_error)
-    app.register_error_handler(Exception, _unexpected)
+    return error_body("INTERNAL_ERROR", "Internal server error"), 500, retry_after(60)

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask.wrappers import Response
 from flask_limiter import RateLimitExceeded
 from werkzeug.wrappers import Response as BaseResponse
@@ -18,17 +18,20 @@ from werkzeug.wrappers import Response as BaseResponse
 from .. import integrations
 from ..config import origin
 from ..errors import ApiError
-from ..identity import current_identity, current_user_id
+from ..identity import signed_in
 from ..integrations import IntegrationStatus, SignIn, oauth
-from ..providers import clients, display_name
+from ..providers import OAUTH, REGISTRY, clients, display_name
 from ..timeutil import iso_z, utcnow
-from . import messages
+from . import messages, ratelimit
 from .csrf import check_request, token_for_request
 from .http import is_htmx
+from .http import retry_after as retry_after_header
 from .messages import expired_why, message, relative_expiry
 
 bp = Blueprint("pages", __name__)
 
+# A page visit with these is sent to sign in; an action gets the "signed out" message.
+SIGNED_OUT = ("UNAUTHORIZED", "INVALID_USER_ID")
 # The API names fields as JSON does; the page as its labels do.
 FIELD_LABELS = {"accountId": "Account ID", "accountName": "Account name", "apiKey": "API key"}
 
@@ -45,7 +48,13 @@ def page_helpers() -> dict[str, Any]:
         "expired_why": expired_why,
         "iso_z": iso_z,
         "relative_expiry": relative_expiry,
+        "signs_in_at": signs_in_at,
     }
+
+
+def signs_in_at(provider: str) -> bool:
+    """Connected through the provider's own sign-in (a Connect button), not a pasted key."""
+    return REGISTRY[provider].kind == OAUTH
 
 
 @bp.get("/")
@@ -55,14 +64,9 @@ def home() -> BaseResponse:
 
 @bp.get("/integrations")
 def integrations_page() -> Any:
-    try:
-        identity = current_identity()
-    except ApiError as err:
-        if err.code in ("UNAUTHORIZED", "INVALID_USER_ID") and not is_htmx():
-            return redirect(sign_in_url())
-        raise
+    identity = signed_in()  # signed out: sent to NextAuth's sign-in page (api_error below)
     now = utcnow()
-    items = integrations.list_for_caller(identity, now)
+    items = integrations.list_for_user(identity.user_id, now)
     if is_htmx():
         response = _list_changed("partials/_list.html", items, now)
     else:
@@ -92,7 +96,7 @@ def _page_messages(user_id: int) -> list[dict[str, str]]:
 
 @bp.post("/integrations/connect/<provider>")
 def connect(provider: str) -> Any:
-    user_id = current_user_id()
+    user_id = signed_in().user_id
     form = request.form.to_dict()
     try:
         result = integrations.connect(
@@ -123,7 +127,7 @@ def connect(provider: str) -> Any:
 def reconnect(provider: str, account_id: str) -> Any:
     """Refresh in place; when the grant is dead, the service sends the creator to OAuth."""
     now = utcnow()
-    user_id = current_user_id()
+    user_id = signed_in().user_id
     result = integrations.reconnect(
         user_id, provider, account_id, oauth.callback_url(provider), now
     )
@@ -142,7 +146,7 @@ def reconnect(provider: str, account_id: str) -> Any:
 
 @bp.route("/integrations/<provider>/<account_id>/disconnect", methods=["POST", "DELETE"])
 def disconnect(provider: str, account_id: str) -> Any:
-    user_id, now = current_user_id(), utcnow()
+    user_id, now = signed_in().user_id, utcnow()
     integrations.disconnect(user_id, provider, account_id, now)
     if not is_htmx():
         return _back(disconnected=provider)
@@ -170,34 +174,37 @@ def _onlyfans_form_errors(user_id: int, form: dict[str, str], bad: dict[str, str
 
 @bp.errorhandler(ApiError)
 def api_error(err: ApiError) -> Any:
+    if err.code in SIGNED_OUT and request.method == "GET" and not is_htmx():
+        return redirect(sign_in_url())
     return _error_message(messages.key_for(err.code), err.status, err.retry_after)
 
 
 @bp.errorhandler(RateLimitExceeded)
 def rate_limited(err: RateLimitExceeded) -> Any:
-    return _error_message("rate_limited", 429, None)
+    return _error_message("rate_limited", 429, ratelimit.seconds_to_reset())
 
 
 def _error_message(key: str, status: int, retry_after: int | None) -> Any:
     provider = request.view_args.get("provider") if request.view_args else None
     note = message(key, provider)
-    if retry_after is not None:
-        g.retry_after = retry_after
     if is_htmx():
         response = _render("partials/_message.html", note=note, sign_in=sign_in_url())
         response.headers["HX-Retarget"] = "#messages"
         response.headers["HX-Reswap"] = "innerHTML"
-        return response, status
+        return response, status, retry_after_header(retry_after)
     if request.method == "GET":
-        return _render(
+        page = _render(
             "integrations.html",
             items=[],
             messages=[note],
             form_errors={},
             form_values={},
             unavailable=True,
-        ), status
-    return _back(error=key, **({"provider": provider} if provider else {}))
+        )
+        return page, status, retry_after_header(retry_after)
+    back = _back(error=key, **({"provider": provider} if provider else {}))
+    back.headers.update(retry_after_header(retry_after))
+    return back
 
 
 def _list_changed(

@@ -1,29 +1,80 @@
 """Per-user rate limits (per client IP while signed out), enforced by Flask-Limiter.
 
-The caller is already known when the limiter asks (auth.identify_caller runs first): the key
-and limit functions only read it, so they cannot fail and leave a request uncounted. Requests
-that match no route (404, 405) share one budget per client IP, the signed-out one.
-
-One Redis round trip per limit: Flask-Limiter's fixed window counts a request with one call and
-reads the window for the X-RateLimit-* headers with two more (GET and TTL). The strategy below
-counts with limits' own script, extended to return the key's TTL, and keeps that window for the
-headers. `make bench` measured what that earns (README, Performance).
+The caller is already known when the limiter asks (identity.identify_caller runs first): the
+key and limit functions only read it, so they cannot fail and leave a request uncounted.
+Requests that match no route (404, 405) share one budget per client IP, the signed-out one.
+On Redis, a limited request costs one round trip (ratelimit_storage.py).
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, current_app, g, request
-from flask_limiter import Limiter, RequestLimit
-from limits import RateLimitItem
-from limits.storage import RedisStorage, Storage
-from limits.strategies import FixedWindowRateLimiter, RateLimiter
-from limits.util import WindowStats
+from flask import Blueprint, Flask, current_app, request
+from flask_limiter import Limiter
 
 from ..identity import caller
 from ..metrics import UNMATCHED
+from .ratelimit_storage import SCHEME_PREFIX
+
+
+def init_app(app: Flask, per_caller: list[Blueprint], per_ip: list[Blueprint]) -> Limiter:
+    """Limit every endpoint of these blueprints, each endpoint with its own budget: per user
+    (per IP while signed out), or per client IP alone (provider webhooks)."""
+    app.config["RATELIMIT_HEADERS_ENABLED"] = False  # headers() below: no Retry-After on a 200
+    app.config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = True  # Redis down: count per worker
+    app.config["RATELIMIT_STORAGE_OPTIONS"] = {"socket_timeout": 0.2, "socket_connect_timeout": 0.2}
+    limiter = Limiter(
+        key_func=_key,
+        app=app,
+        storage_uri=storage_uri(app.config["RATELIMIT_STORAGE_URI"]),
+        request_identifier=_endpoint_or_unmatched,
+        default_limits=[_anonymous_limit],
+        default_limits_exempt_when=_matched,
+    )
+    for blueprint in per_caller:
+        limiter.limit(_limit_value, key_func=_key)(blueprint)
+    for blueprint in per_ip:
+        limiter.limit(_webhook_limit, key_func=_ip)(blueprint)
+    app.extensions["rate_limiter"] = limiter
+    return limiter
+
+
+def storage_uri(configured: str) -> str:
+    """Redis through the storage whose count also reports the window (ratelimit_storage)."""
+    if urlsplit(configured).scheme in ("redis", "rediss"):
+        return SCHEME_PREFIX + configured
+    return configured
+
+
+def headers() -> list[tuple[str, str]]:
+    """X-RateLimit-* of a limited request: its limit, what is left, when the window resets."""
+    current = _limiter().current_limit
+    if current is None:
+        return []
+    try:
+        reset_at, remaining = current.reset_at, current.remaining
+    except Exception:  # the limit storage went away after the check; the answer still stands
+        current_app.logger.warning("rate limit storage unreachable while adding headers")
+        return []
+    return [
+        ("X-RateLimit-Limit", str(current.limit.amount)),
+        ("X-RateLimit-Remaining", str(max(remaining, 0))),
+        ("X-RateLimit-Reset", str(reset_at)),
+    ]
+
+
+def seconds_to_reset() -> int | None:
+    """A refused request's wait, in whole seconds (at least 1), until its window resets."""
+    current = _limiter().current_limit
+    if current is None:
+        return None
+    return max(1, int(current.reset_at - time.time()))
+
+
+def _limiter() -> Limiter:
+    return current_app.extensions["rate_limiter"]  # type: ignore[no-any-return]
 
 
 def _limit_value() -> str:
@@ -33,6 +84,10 @@ def _limit_value() -> str:
 
 def _anonymous_limit() -> str:
     return current_app.config["ANONYMOUS_RATE_LIMIT"]  # type: ignore[no-any-return]
+
+
+def _webhook_limit() -> str:
+    return current_app.config["WEBHOOK_RATE_LIMIT"]  # type: ignore[no-any-return]
 
 
 def _endpoint_or_unmatched() -> str:
@@ -52,112 +107,3 @@ def _key() -> str:
 
 def _ip() -> str:
     return f"ip:{request.remote_addr}"
-
-
-def _webhook_limit() -> str:
-    return current_app.config["WEBHOOK_RATE_LIMIT"]  # type: ignore[no-any-return]
-
-
-def init_app(app: Flask, per_caller: list[Blueprint], per_ip: list[Blueprint]) -> None:
-    """Limit every endpoint of these blueprints, each endpoint with its own budget: per user
-    (per IP while signed out), or per client IP alone (provider webhooks)."""
-    app.config["RATELIMIT_HEADERS_ENABLED"] = False  # headers(): no Retry-After on a 200
-    app.config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = True  # Redis down: count per worker
-    app.config["RATELIMIT_STORAGE_OPTIONS"] = {"socket_timeout": 0.2, "socket_connect_timeout": 0.2}
-    limiter = _WindowOnHitLimiter(
-        key_func=_key,
-        app=app,
-        request_identifier=_endpoint_or_unmatched,
-        default_limits=[_anonymous_limit],
-        default_limits_exempt_when=_matched,
-    )
-    for blueprint in per_caller:
-        limiter.limit(_limit_value, key_func=_key)(blueprint)
-    for blueprint in per_ip:
-        limiter.limit(_webhook_limit, key_func=_ip)(blueprint)
-    app.extensions["rate_limiter"] = limiter
-
-
-def headers() -> list[tuple[str, str]]:
-    """X-RateLimit-* for a limited request, and Retry-After in seconds when it was refused."""
-    limiter: Limiter | None = current_app.extensions.get("rate_limiter")
-    current = limiter.current_limit if limiter else None
-    if current is None:
-        return []
-    try:
-        reset_at, remaining = _window(current)
-    except Exception:  # the limit storage went away after the check; the answer still stands
-        current_app.logger.warning("rate limit storage unreachable while adding headers")
-        return []
-    found = [
-        ("X-RateLimit-Limit", str(current.limit.amount)),
-        ("X-RateLimit-Remaining", str(max(remaining, 0))),
-        ("X-RateLimit-Reset", str(reset_at)),
-    ]
-    if current.breached:
-        found.append(("Retry-After", str(max(1, int(reset_at - time.time())))))
-    return found
-
-
-def _window(current: RequestLimit) -> tuple[int, int]:
-    """Reset time and remaining count: from this request's hit when it reported them."""
-    seen: WindowStats | None = g.get("rate_limit_windows", {}).get(current.key)
-    if seen is None:
-        return current.reset_at, current.remaining
-    return int(seen.reset_time + 1), seen.remaining  # as RequestLimit.reset_at rounds it
-
-
-# One round trip per limit check: the hit also reports the window the headers show.
-
-# limits' fixed-window script (incr_expire.lua), also returning the key's TTL.
-_INCR_EXPIRE_TTL = b"""
-local amount = tonumber(ARGV[2])
-local current = redis.call("incrby", KEYS[1], amount)
-if current == amount then
-    redis.call("expire", KEYS[1], ARGV[1])
-end
-return {current, redis.call("ttl", KEYS[1])}
-"""
-
-
-class _WindowOnHitLimiter(Limiter):
-    """Flask-Limiter whose fixed-window strategy is _FixedWindowOnHit, on Redis and on the
-    in-memory fallback alike."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._on_hit: dict[RateLimiter, _FixedWindowOnHit] = {}
-        super().__init__(*args, **kwargs)
-
-    @property
-    def limiter(self) -> RateLimiter:
-        strategy = super().limiter  # the storage's, or the in-memory fallback's
-        if type(strategy) is not FixedWindowRateLimiter:
-            return strategy
-        if strategy not in self._on_hit:
-            self._on_hit[strategy] = _FixedWindowOnHit(strategy.storage)
-        return self._on_hit[strategy]
-
-
-class _FixedWindowOnHit(FixedWindowRateLimiter):
-    """The fixed window, keeping each hit's window on flask.g for this request's headers."""
-
-    def __init__(self, storage: Storage) -> None:
-        super().__init__(storage)
-        self._redis = storage if isinstance(storage, RedisStorage) else None
-        self._script = (
-            self._redis.get_connection().register_script(_INCR_EXPIRE_TTL) if self._redis else None
-        )
-
-    def hit(self, item: RateLimitItem, *identifiers: str, cost: int = 1) -> bool:
-        key = item.key_for(*identifiers)
-        count, reset = self._count(key, item.get_expiry(), cost)
-        g.setdefault("rate_limit_windows", {})[key] = WindowStats(reset, item.amount - count)
-        return count <= item.amount
-
-    def _count(self, key: str, expiry: int, amount: int) -> tuple[int, float]:
-        """The count after this hit and when the window resets, as get_window_stats has them."""
-        if self._redis is None or self._script is None:
-            count = self.storage.incr(key, expiry, amount=amount)
-            return count, self.storage.get_expiry(key)
-        count, ttl = self._script([self._redis.prefixed_key(key)], [expiry, amount])
-        return int(count), max(int(ttl), 0) + time.time()

@@ -51,7 +51,7 @@ def request(
 
 def session_cookie(token: str, padding: int = 0) -> dict[str, str]:
     """The NextAuth database-session cookie, with an unrelated cookie of `padding` bytes."""
-    cookie = f"next-auth.session-token={token}"
+    cookie = f"__Secure-next-auth.session-token={token}"  # NextAuth on https
     if padding:
         cookie += "; ui-state=" + "x" * padding
     return {"Cookie": cookie}
