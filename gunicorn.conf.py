@@ -57,10 +57,10 @@ os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
 
 def post_fork(server, worker):
     """Connections opened while preloading belong to the master: each worker opens its own."""
-    from webapp.extensions import db
+    from webapp.database import dispose_engines
 
     with server.app.callable.app_context():
-        db.engine.dispose(close=False)
+        dispose_engines(close=False)
 
 
 def pre_request(worker, req):

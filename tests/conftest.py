@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
 from webapp import create_app
+from webapp.database import dispose_engines
 from webapp.extensions import db
 from webapp.logs import JsonFormatter
 from webapp.models import Integration, Session, User
@@ -65,7 +66,7 @@ def make_app(base_env: dict[str, str]) -> Iterator[Callable[..., Flask]]:
     yield build
     for app in apps:
         with app.app_context():
-            db.engine.dispose()
+            dispose_engines()
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ DEFAULT_USER_AGENT = "web:creator-integrations:1.0 (by /u/creator-platform)"
 APP_ENVS = ("production", "development", "test")
 SESSION_STRATEGIES = ("database", "jwt")
 RATELIMIT_STRATEGIES = ("fixed-window", "moving-window", "sliding-window-counter")
+READS = "reads"  # the engine of the request path's reads
 RATELIMIT_SCHEMES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster")
 
 
@@ -46,13 +47,19 @@ def load_settings(environ: Mapping[str, str], instance_path: str) -> dict[str, A
 def _read(environ: Mapping[str, str], instance_path: str) -> dict[str, Any]:
     app_env = _choice(environ, "APP_ENV", APP_ENVS, "production")
     dev_secrets = _DevSecrets(instance_path) if app_env == "development" else None
+    url = database_url(
+        environ.get("DATABASE_URL") or f"sqlite:///{Path(instance_path) / 'webapp.db'}"
+    )
     return {
         "APP_ENV": app_env,
         "TESTING": app_env == "test",
-        "SQLALCHEMY_DATABASE_URI": database_url(
-            environ.get("DATABASE_URL") or f"sqlite:///{Path(instance_path) / 'webapp.db'}"
-        ),
+        "SQLALCHEMY_DATABASE_URI": url,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": False},
+        # The request path's reads (database.read): the same database, in autocommit, so each
+        # is one round trip; nothing to roll back when a connection goes back to the pool.
+        "SQLALCHEMY_BINDS": {
+            READS: {"url": url, "isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None}
+        },
         "DB_CONNECT_TIMEOUT": _positive_int(environ, "DB_CONNECT_TIMEOUT_MS", 200) / 1000,
         "DB_RETRY_DELAYS": _delays(environ, "DB_RETRY_DELAYS_MS", "100,200,400"),
         "RATELIMIT_STORAGE_URI": _storage_uri(environ),

@@ -14,6 +14,7 @@ from flask import Flask, current_app
 from sqlalchemy import Row, Select, event
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from .config import READS
 from .errors import ApiError
 from .extensions import db
 from .metrics import DB_RETRIES
@@ -75,14 +76,13 @@ def read(
     """Run one read-only query outside any transaction and return its rows; retried like
     run_with_retry.
 
-    The request path's reads come here: SQLAlchemy Core on a pooled connection in autocommit,
-    so a read costs one round trip (no BEGIN before it, no ROLLBACK when the connection goes
-    back to the pool).
+    The request path's reads come here: SQLAlchemy Core on the engine whose connections are in
+    autocommit (config.READS), so a read costs one round trip: no BEGIN before it, no ROLLBACK
+    when the connection goes back to the pool.
     """
 
     def run() -> Sequence[Row[*tuple[Any, ...]]]:
-        with db.engine.connect() as connection:
-            connection.execution_options(isolation_level="AUTOCOMMIT")
+        with db.engines[READS].connect() as connection:
             return connection.execute(statement, params).all()
 
     return run_with_retry(run, failure_message=failure_message)
@@ -143,19 +143,28 @@ def _ready_before(fileno: int, wait: int, deadline: float) -> bool:
 
 def init_app(app: Flask) -> None:
     """PostgreSQL connects through BoundedConnection; SQLite enforces foreign keys."""
-    with app.app_context():
-        engine = db.engine
-    if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_foreign_keys)
-        return
     timeout = app.config["DB_CONNECT_TIMEOUT"]
     connection_class: type[BoundedConnection] = type(
         "AppConnection", (BoundedConnection,), {"connect_timeout": timeout}
     )
 
-    @event.listens_for(engine, "do_connect")
     def connect(dialect: Any, conn_rec: Any, cargs: Any, cparams: Any) -> Any:
         return connection_class.connect(*cargs, **cparams)
+
+    with app.app_context():
+        engines = list(db.engines.values())
+    for engine in engines:
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_foreign_keys)
+        else:
+            event.listen(engine, "do_connect", connect)
+
+
+def dispose_engines(*, close: bool = True) -> None:
+    """Drop every pooled connection of the app's engines: closed at a test's end, left to the
+    parent in a forked worker (close=False, as SQLAlchemy advises after fork)."""
+    for engine in db.engines.values():
+        engine.dispose(close=close)
 
 
 def _sqlite_foreign_keys(dbapi_connection: Any, connection_record: Any) -> None:

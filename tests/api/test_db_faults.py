@@ -19,6 +19,7 @@ from sqlalchemy import text
 from werkzeug.test import TestResponse
 
 from webapp import create_app
+from webapp.database import dispose_engines
 from webapp.extensions import db
 from webapp.logs import JsonFormatter
 from webapp.models import Integration, Session, User
@@ -65,7 +66,7 @@ def build_app() -> Iterator[Callable[..., Flask]]:
     yield build
     for app in apps:
         with app.app_context():
-            db.engine.dispose()
+            dispose_engines()
 
 
 @pytest.fixture

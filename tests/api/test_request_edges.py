@@ -14,6 +14,7 @@ import pytest
 from flask_migrate import upgrade
 
 from webapp import create_app
+from webapp.database import dispose_engines
 from webapp.extensions import db
 from webapp.models import User
 
@@ -95,7 +96,7 @@ def gunicorn(tmp_path_factory) -> Iterator[Gunicorn]:
         upgrade()
         db.session.add(User(id=1, name="User 1"))
         db.session.commit()
-        db.engine.dispose()
+        dispose_engines()
     server = Gunicorn.start("edges", env, Path(directory))
     try:
         server.wait_until_serving()

@@ -18,7 +18,7 @@ from flask_migrate import upgrade
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from webapp import create_app
-from webapp.extensions import db
+from webapp.database import dispose_engines
 
 from ..standins import ProviderStandIns
 from ..support.app import (
@@ -100,7 +100,7 @@ def store(app_env: dict[str, str]) -> Iterator[Store]:
         yield Store(app)
     finally:
         with app.app_context():
-            db.engine.dispose()
+            dispose_engines()
 
 
 @pytest.fixture(scope="package")

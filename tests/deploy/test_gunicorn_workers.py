@@ -19,6 +19,7 @@ import pytest
 from flask_migrate import upgrade
 
 from webapp import create_app
+from webapp.database import dispose_engines
 from webapp.extensions import db
 from webapp.models import Integration, User
 
@@ -105,7 +106,7 @@ def app_env(tmp_path: Path) -> dict[str, str]:
                 )
             )
         db.session.commit()
-        db.engine.dispose()
+        dispose_engines()
     return env
 
 

@@ -14,6 +14,7 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect, text
 
 from webapp import create_app
+from webapp.database import dispose_engines
 from webapp.extensions import db
 
 from ..support.app import (
@@ -53,7 +54,7 @@ def test_upgrade_creates_nextauth_tables_in_the_adapter_layout(database_url):
             "sessionToken",
         }
         assert "integrations" in inspector.get_table_names()
-        db.engine.dispose()
+        dispose_engines()
 
 
 def test_upgrade_never_alters_existing_nextauth_tables(database_url):
@@ -87,7 +88,7 @@ def test_upgrade_never_alters_existing_nextauth_tables(database_url):
         downgrade(revision="base")
         assert {"users", "sessions"} <= set(inspect(db.engine).get_table_names())
         assert "integrations" not in inspect(db.engine).get_table_names()
-        db.engine.dispose()
+        dispose_engines()
 
 
 def test_deleting_a_user_deletes_their_integrations(app, add_user):
@@ -157,7 +158,7 @@ def test_timestamps_come_back_in_utc_whatever_time_zone_the_url_asks_for():
             loaded = db.session.scalars(select(Integration)).one().expires_at
             zone = db.session.execute(text("SHOW TimeZone")).scalar()
             db.session.close()
-            db.engine.dispose()
+            dispose_engines()
 
     assert zone == "Asia/Tokyo"  # the URL's own setting is kept; the column type converts
     assert (read_back, loaded) == (moment, moment)

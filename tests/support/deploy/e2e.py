@@ -14,6 +14,7 @@ from playwright.sync_api import Browser
 from sqlalchemy import select
 
 from webapp import create_app
+from webapp.database import dispose_engines
 from webapp.extensions import db
 from webapp.models import Integration, User
 from webapp.timeutil import utcnow
@@ -86,7 +87,7 @@ def seeded_service(origin: str, standins: ProviderStandIns) -> Iterator[Service]
             yield Service(env, app)
         finally:
             with app.app_context():
-                db.engine.dispose()
+                dispose_engines()
 
 
 def _add_creators() -> None:

@@ -16,6 +16,7 @@ from typing import Any
 from flask_migrate import upgrade
 
 from webapp import create_app
+from webapp.database import dispose_engines
 from webapp.extensions import db
 from webapp.models import Integration, Session, User
 from webapp.timeutil import utcnow
@@ -129,7 +130,7 @@ def seed(env: dict[str, str]) -> dict[int, str]:
                 Session(user_id=user_id, session_token=token, expires=utcnow() + timedelta(days=1))
             )
         db.session.commit()
-        db.engine.dispose()
+        dispose_engines()
     return tokens
 
 
