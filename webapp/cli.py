@@ -15,12 +15,14 @@ from flask.cli import AppGroup, with_appcontext
 
 from . import events, integrations
 from .demo import seed_demo
+from .identity import service_keys
 from .integrations.refresh import refresh_due
 from .integrations.rekey import reencrypt_all
 from .integrations.verify import verify_grants
 from .timeutil import iso_z, utcnow
 
 integrations_cli = AppGroup("integrations", help="Operate on creators' integrations.")
+keys_cli = AppGroup("api-keys", help="Service API keys of the platform's backends.")
 _DURATION = re.compile(r"(\d+)([smhd])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
@@ -150,6 +152,52 @@ def list_command(user_id: int) -> None:
         )
 
 
+@keys_cli.command("create")
+@click.option("--name", required=True, help="Who uses it, e.g. scheduler.")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    required=True,
+    type=click.Choice(service_keys.SCOPES),
+    help="What it may do; repeat for several.",
+)
+def create_key_command(name: str, scopes: tuple[str, ...]) -> None:
+    """Make a key; it is printed once, alone on the last line, and never kept."""
+    try:
+        key = service_keys.create(name, scopes, utcnow())
+    except service_keys.KeyRefused as err:
+        raise click.ClickException(str(err))
+    click.echo(f"created {name} ({' '.join(sorted(set(scopes)))}); the key, shown only now:")
+    click.echo(key)
+
+
+@keys_cli.command("list")
+def list_keys_command() -> None:
+    """Every key: name, prefix, scopes, when made and last used (never the key)."""
+    keys = service_keys.listing()
+    if not keys:
+        click.echo("no keys")
+    for key in keys:
+        ended = f" revoked={iso_z(key.revoked_at)}" if key.revoked_at else ""
+        click.echo(
+            f"{key.name:<24} {key.prefix}...  scopes={key.scopes.replace(' ', ',')} "
+            f"created={iso_z(key.created_at)} last_used={iso_z(key.last_used_at) or '-'}{ended}"
+        )
+
+
+@keys_cli.command("revoke")
+@click.argument("name")
+def revoke_key_command(name: str) -> None:
+    """End a key at once: its next request is refused."""
+    try:
+        service_keys.revoke(name, utcnow())
+    except service_keys.KeyRefused as err:
+        raise click.ClickException(str(err))
+    click.echo(f"revoked {name}")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(integrations_cli)
+    app.cli.add_command(keys_cli)

@@ -70,6 +70,7 @@ def _read(environ: Mapping[str, str], instance_path: str) -> dict[str, Any]:
         "STATUS_RATE_LIMIT": _rate_limit(environ, "STATUS_RATE_LIMIT", "60 per minute"),
         "ANONYMOUS_RATE_LIMIT": _rate_limit(environ, "ANONYMOUS_RATE_LIMIT", "30 per minute"),
         "WEBHOOK_RATE_LIMIT": _rate_limit(environ, "WEBHOOK_RATE_LIMIT", "600 per minute"),
+        "PLATFORM_RATE_LIMIT": _rate_limit(environ, "PLATFORM_RATE_LIMIT", "6000 per minute"),
         "NEXTAUTH_SECRETS": _auth_secrets(environ, dev_secrets),
         "NEXTAUTH_SESSION_STRATEGY": _choice(
             environ, "NEXTAUTH_SESSION_STRATEGY", SESSION_STRATEGIES, "database"

@@ -19,6 +19,7 @@ class ApiError(Exception):
         *,
         retry_after: int | None = None,
         fields: Mapping[str, str] | None = None,
+        details: Mapping[str, object] | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
@@ -26,6 +27,7 @@ class ApiError(Exception):
         self.status = status
         self.retry_after = retry_after
         self.fields = dict(fields or {})  # each bad request field and what is wrong with it
+        self.details = dict(details or {})  # more keys of the error object (`reason`, ...)
 
 
 def unauthorized() -> ApiError:
@@ -45,8 +47,17 @@ def not_found() -> ApiError:
     return ApiError("NOT_FOUND", "Integration not found", 404)
 
 
-def reauth_required() -> ApiError:
-    return ApiError("REAUTH_REQUIRED", "The provider needs you to reconnect this account", 409)
+def reauth_required(details: Mapping[str, object] | None = None) -> ApiError:
+    return ApiError(
+        "REAUTH_REQUIRED",
+        "The provider needs you to reconnect this account",
+        409,
+        details=details,
+    )
+
+
+def insufficient_scope(scope: str) -> ApiError:
+    return ApiError("INSUFFICIENT_SCOPE", f"This key does not have the {scope} scope", 403)
 
 
 def provider_unavailable(retry_after: int) -> ApiError:

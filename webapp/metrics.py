@@ -55,6 +55,12 @@ CLIENT_REJECTED = Counter(
     "Provider calls refused for this service's own client credentials (an operator error).",
     ["provider"],
 )
+CREDENTIAL_READS = Counter(
+    "integrations_credentials_reads_total",
+    "Credentials read by the platform's backends, by key name and outcome (ok, refreshed, "
+    "reauth_required, provider_unavailable, not_found, ...).",
+    ["key", "outcome"],
+)
 REFRESHES = Counter(
     "integrations_token_refresh_total",
     "Token refresh attempts by provider and outcome.",

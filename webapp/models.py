@@ -69,6 +69,10 @@ class Integration(Base):
     verified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # When the creator gave the current grant (connect or reconnect; None before revision 0005).
     granted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The last time a platform backend forced a refresh or check (credentials.FORCE_EVERY), and
+    # what came of it: within that window the same answer is given without the provider.
+    forced_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    forced_outcome: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         UtcDateTime, nullable=False, default=utcnow, onupdate=utcnow
@@ -149,3 +153,19 @@ class OutboxEvent(Base):
     last_error: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class ApiKey(Base):
+    """A service key of one of the platform's backends. Only a hash of the key is kept: the key
+    itself is shown once, when it is made."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    prefix: Mapped[str] = mapped_column(String(16), nullable=False)  # shown in listings
+    key_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    scopes: Mapped[str] = mapped_column(Text, nullable=False)  # space-separated
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -28,8 +28,10 @@ from schemathesis.checks import (
 from sqlalchemy import text
 
 from webapp.extensions import db
+from webapp.identity.service_keys import SCOPES
 
 from ..standins import authorize
+from ..support.backends import bearer, make_key
 from ..support.webhooks import (
     DEAUTHORIZE,
     DELETION,
@@ -63,7 +65,10 @@ DELETION_WEBHOOK = f"POST {DELETION}"
 DELETION_STATUS = f"GET {DELETION}/{{code}}"
 WEBHOOKS = [TIKTOK_WEBHOOK, DEAUTHORIZE_WEBHOOK, DELETION_WEBHOOK, DELETION_STATUS]
 OPS = ["GET /livez", "GET /readyz", "GET /metrics", "GET /api/openapi.json"]
-WITH_INPUT = [CONNECT_ONLYFANS, CONNECT, CALLBACK, REFRESH, DISCONNECT, *WEBHOOKS]
+PLATFORM_LIST = "GET /api/platform/users/{userId}/integrations"
+CREDENTIALS = "GET /api/platform/integrations/{integrationId}/credentials"
+PLATFORM = [PLATFORM_LIST, CREDENTIALS]
+WITH_INPUT = [CONNECT_ONLYFANS, CONNECT, CALLBACK, REFRESH, DISCONNECT, *WEBHOOKS, *PLATFORM]
 # Rows with the providers and account ids of the contract's examples.
 CONTRACT_ROWS = [
     {
@@ -96,6 +101,7 @@ def app_and_session_token(make_app, standins, add_user, db_session_cookie) -> tu
         STATUS_RATE_LIMIT=UNLIMITED,
         ANONYMOUS_RATE_LIMIT=UNLIMITED,
         WEBHOOK_RATE_LIMIT=UNLIMITED,
+        PLATFORM_RATE_LIMIT=UNLIMITED,
         PROVIDER_RETRIES="0",
         **standins.settings(),
     )
@@ -105,7 +111,13 @@ def app_and_session_token(make_app, standins, add_user, db_session_cookie) -> tu
 
 
 @pytest.fixture
-def api_schema(app_and_session_token) -> Any:
+def service_key(app_and_session_token) -> str:
+    """A key with every scope, for the backends' operations."""
+    return make_key(app_and_session_token[0], "openapi", *SCOPES)
+
+
+@pytest.fixture
+def api_schema(app_and_session_token, service_key) -> Any:
     app, token = app_and_session_token
     config = schemathesis.Config.from_dict(
         {
@@ -118,7 +130,12 @@ def api_schema(app_and_session_token) -> Any:
                 # schemathesis's ignored_auth check, not in every negative case.
                 "with-security-parameters": False,
             },
-            "auth": {"openapi": {"sessionCookie": {"api_key": token}}},
+            "auth": {
+                "openapi": {
+                    "sessionCookie": {"api_key": token},
+                    "serviceKey": {"bearer": service_key},
+                }
+            },
         }
     )
     return schemathesis.openapi.from_wsgi("/api/openapi.json", app, config=config)
@@ -165,12 +182,14 @@ def test_document_describes_every_route_of_the_api_and_ops(app, client):
 
     routes = set()
     for rule in app.url_map.iter_rules():
-        if rule.endpoint.split(".")[0] not in ("api", "webhooks", "ops", "openapi"):
+        if rule.endpoint.split(".")[0] not in ("api", "platform", "webhooks", "ops", "openapi"):
             continue
         path = (
             rule.rule.replace("<path:account_id>", "{accountId}")
             .replace("<provider>", "{provider}")
             .replace("<code>", "{code}")
+            .replace("<user_id>", "{userId}")
+            .replace("<integration_id>", "{integrationId}")
         )
         routes |= {(method, path) for method in rule.methods - {"HEAD", "OPTIONS"}}
     onlyfans = ("POST", "/api/integrations/connect/onlyfans")  # the same route, its own body
@@ -256,7 +275,13 @@ def test_undocumented_methods_get_405_with_allow(make_app, subtests):
     # Every 405 counts against the client IP's budget for requests no route takes.
     client = make_app(ANONYMOUS_RATE_LIMIT=UNLIMITED).test_client()
     paths = client.get("/api/openapi.json").get_json()["paths"]
-    concrete = {"{provider}": "instagram", "{accountId}": "a1", "{code}": "c0de"}
+    concrete = {
+        "{provider}": "instagram",
+        "{accountId}": "a1",
+        "{code}": "c0de",
+        "{userId}": "1",
+        "{integrationId}": "1",
+    }
     for template, item in paths.items():
         path = template
         for name, value in concrete.items():
@@ -386,7 +411,48 @@ def test_every_documented_answer_is_real_and_conforms(
     assert covered == {
         pair
         for pair in documented(api_schema)
-        if pair[0] not in WEBHOOKS and pair[1] not in (429, 500, 503)
+        if pair[0] not in (*WEBHOOKS, *PLATFORM) and pair[1] not in (429, 500, 503)
+    }
+
+
+def test_every_documented_backend_answer_is_real_and_conforms(
+    app_and_session_token, standins, api_schema, service_key
+):
+    app, token = app_and_session_token
+    backend = app.test_client()
+    creator = app.test_client()
+    creator.set_cookie(COOKIE, token)
+    narrow = make_key(app, "narrow", "proxy")
+    with app.app_context():
+        ids = dict(db.session.execute(text("SELECT provider, id FROM integrations")).all())
+        db.session.rollback()
+
+    def get(path: str, key: str | None = service_key, **query: str) -> Any:
+        return backend.get(path, headers=bearer(key) if key else {}, query_string=query)
+
+    listing = "/api/platform/users/1/integrations"
+    creds = "/api/platform/integrations/{}/credentials".format
+    calls: list[tuple[str, Any]] = [
+        (PLATFORM_LIST, get(listing)),
+        (PLATFORM_LIST, get("/api/platform/users/0/integrations")),
+        (PLATFORM_LIST, get(listing, key=None)),
+        (PLATFORM_LIST, creator.get(listing)),  # a session cookie opens nothing here
+        (PLATFORM_LIST, get(listing, key=narrow)),
+        (CREDENTIALS, get(creds(ids["onlyfans"]))),
+        (CREDENTIALS, get(creds(ids["onlyfans"]), forceRefresh="maybe")),
+        (CREDENTIALS, get(creds(ids["onlyfans"]), key=None)),
+        (CREDENTIALS, get(creds(ids["onlyfans"]), key=narrow)),
+        (CREDENTIALS, get(creds(999999))),
+    ]
+    standins.instagram.fail_next("/refresh_access_token", 503, headers={"Retry-After": "30"})
+    calls.append((CREDENTIALS, get(creds(ids["instagram"]), forceRefresh="true")))
+    # The contract's TikTok row holds a refresh token TikTok never issued: a dead grant.
+    calls.append((CREDENTIALS, get(creds(ids["tiktok"]), forceRefresh="true")))
+
+    covered = {conforms(api_schema, label, response) for label, response in calls}
+
+    assert covered == {
+        pair for pair in documented(api_schema) if pair[0] in PLATFORM and pair[1] not in (429, 500)
     }
 
 
@@ -446,8 +512,14 @@ def test_database_failures_are_documented_500s(app_and_session_token, standins, 
         db.session.execute(text("DROP TABLE deletion_requests"))
         db.session.commit()
     body = tiktok_body(standins)
+    key = make_key(app, "db-failures", *SCOPES)
     calls = [
         (STATUS, client.get("/api/integrations/status")),
+        (PLATFORM_LIST, client.get("/api/platform/users/1/integrations", headers=bearer(key))),
+        (
+            CREDENTIALS,
+            client.get("/api/platform/integrations/1/credentials", headers=bearer(key)),
+        ),
         (
             CONNECT_ONLYFANS,
             client.post(
@@ -488,9 +560,23 @@ def test_rate_limited_answers_are_documented_429s(
         STATUS_RATE_LIMIT="1 per minute",
         ANONYMOUS_RATE_LIMIT="1 per minute",
         WEBHOOK_RATE_LIMIT="1 per minute",
+        PLATFORM_RATE_LIMIT="1 per minute",
     )
     client = app.test_client()
     client.set_cookie(COOKIE, db_session_cookie(add_user(2)))
+    for label, key in [
+        (PLATFORM_LIST, make_key(app, "a", *SCOPES)),
+        (CREDENTIALS, make_key(app, "b", *SCOPES)),
+    ]:
+        path = (
+            "/api/platform/users/2/integrations"
+            if label == PLATFORM_LIST
+            else "/api/platform/integrations/1/credentials"
+        )
+        client.get(path, headers=bearer(key))
+        limited = client.get(path, headers=bearer(key))
+        assert int(limited.headers["Retry-After"]) >= 1
+        assert conforms(api_schema, label, limited) == (label, 429)
     requests = {
         STATUS: ("GET", "/api/integrations/status"),
         CONNECT_ONLYFANS: ("POST", "/api/integrations/connect/onlyfans"),
@@ -502,7 +588,7 @@ def test_rate_limited_answers_are_documented_429s(
         DELETION_WEBHOOK: ("POST", DELETION),
         DELETION_STATUS: ("GET", f"{DELETION}/0123456789abcdef0123"),
     }
-    covered = set()
+    covered = {(PLATFORM_LIST, 429), (CREDENTIALS, 429)}
     for label, (method, path) in requests.items():
         client.open(path, method=method)
         limited = client.open(path, method=method)

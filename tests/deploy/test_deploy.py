@@ -23,7 +23,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import redis
 
+from webapp import create_app
+from webapp.database import dispose_engines
+
 from ..support.app import TEST_REDIS_URL
+from ..support.backends import bearer, make_key
 from ..support.deploy.client import Reply, request, session_cookie
 from ..support.deploy.servers import Nginx, eventually, free_port
 from ..support.deploy.sites import seconds
@@ -278,6 +282,34 @@ def test_operator_endpoints_are_not_the_services_on_the_public_origin(stack):
     assert [r.status for r in replies] == [200] * len(paths)
     assert all("X-Duration-Ms" not in reply.headers for reply in replies)
     assert stack.served_by(sent) == Counter()
+
+
+def test_the_backends_api_answers_on_the_internal_listener_only(stack):
+    app = create_app(stack.settings)
+    key = make_key(app, "scheduler", "integrations:read")
+    with app.app_context():
+        dispose_engines()
+    path = "/api/platform/users/1/integrations"
+    sent = ids(4)
+
+    public = stack.get(path, headers={**bearer(key), "X-Correlation-Id": sent[0]})
+    internal = stack.internal(path, headers={**bearer(key), "X-Correlation-Id": sent[1]})
+    others = [
+        stack.internal(URL, headers={"X-Correlation-Id": sent[2]}),
+        stack.internal("/livez", headers={"X-Correlation-Id": sent[3]}),
+    ]
+
+    assert public.status == 404 and public.json()["error"]["code"] == "NOT_FOUND"
+    assert public.headers["X-Correlation-Id"] == sent[0]
+    assert internal.status == 200, internal.body
+    [item] = internal.json()["data"]["integrations"]
+    assert (item["accountId"], item["reason"]) == ("acct-1", None)
+    assert item["reconnectUrl"] == f"{stack.origin()}/integrations#integration-{item['id']}"
+    assert [reply.status for reply in others] == [404, 404]
+    # Only the internal request reached a gunicorn (and the Next.js app saw none of them).
+    assert eventually(lambda: sum(stack.served_by(sent).values()) == 1)
+    assert stack.app_saw(sent[1]) and not stack.app_saw(sent[0])
+    assert not [path for path in stack.platform.paths() if path.startswith("/api/platform")]
 
 
 @pytest.mark.parametrize("index", [0, 1])

@@ -1,4 +1,5 @@
-"""Who is calling: NextAuth's session cookie -> an Identity, resolved once per request.
+"""Who is calling, resolved once per request: a creator (NextAuth's session cookie -> an
+Identity) or one of the platform's backends (a service key, service_keys.py).
 
 `identify_caller` runs before the rate limiter (webapp/web/__init__.py orders the request
 path), so the limiter's key function only reads what it found. Both NextAuth session
@@ -18,10 +19,11 @@ from flask import Blueprint, Flask, current_app, g, request
 from sqlalchemy import bindparam, select
 
 from ..database import DatabaseUnavailable, read
-from ..errors import FAILED_TO_FETCH, ApiError, invalid_user_id, unauthorized
+from ..errors import FAILED_TO_FETCH, ApiError, insufficient_scope, invalid_user_id, unauthorized
 from ..models import Session, User
 from ..timeutil import utcnow
 from .jwe import V4_COOKIES, V5_COOKIES, JweError, decode_session_token
+from .service_keys import ServiceKey, from_authorization
 
 # In the order NextAuth itself prefers them; the first valid one wins. NextAuth sets the
 # __Secure- names on an https origin and only those (the others could be planted there).
@@ -53,42 +55,65 @@ class Identity:
 
 @dataclass(frozen=True, slots=True)
 class _Callers:
-    """Which requests carry a creator's session, and under which cookie names."""
+    """Which requests come from creators (under which cookie names) and which from backends."""
 
-    blueprints: frozenset[str]
+    creators: frozenset[str]
     cookies: tuple[str, ...]
+    backends: frozenset[str]
 
 
-def init_app(app: Flask, creators: Iterable[Blueprint]) -> None:
-    """The blueprints whose requests come from signed-in creators (the API and the page)."""
+def init_app(app: Flask, creators: Iterable[Blueprint], backends: Iterable[Blueprint]) -> None:
+    """The blueprints called by signed-in creators (the API and the page), and those called by
+    the platform's backends with a service key (never a cookie)."""
     secure = (app.config["PUBLIC_BASE_URL"] or "").startswith("https://")
     app.extensions["callers"] = _Callers(
         frozenset(blueprint.name for blueprint in creators),
         SECURE_COOKIES if secure else SESSION_COOKIES,
+        frozenset(blueprint.name for blueprint in backends),
     )
 
 
 def identify_caller() -> None:
-    """Before the limiter: who is calling, once per request; g.identity is None when signed out.
+    """Before the limiter: who is calling, once per request. g.identity is the creator (None
+    when signed out), g.service_key the backend (None without a live key).
 
     Raises ApiError for a session that names a bad user (400) or a database failure (500).
     """
     callers: _Callers = current_app.extensions["callers"]
-    if request.blueprint in callers.blueprints:
+    blueprint = request.blueprint
+    if blueprint in callers.creators:
         g.identity = identify(request.cookies, utcnow(), callers.cookies)
+    elif blueprint in callers.backends:
+        g.service_key = from_authorization(request.headers.get("Authorization", ""), utcnow())
 
 
 def caller() -> Identity | None:
-    """The signed-in caller, or None (signed out, or not a creator's request)."""
+    """The signed-in creator, or None (signed out, or not a creator's request)."""
     return g.get("identity")  # type: ignore[no-any-return]
 
 
 def signed_in() -> Identity:
-    """The signed-in caller; UNAUTHORIZED when nobody is."""
+    """The signed-in creator; UNAUTHORIZED when nobody is."""
     found = caller()
     if found is None:
         raise unauthorized()
     return found
+
+
+def backend() -> ServiceKey | None:
+    """The platform backend calling with a live key, or None."""
+    return g.get("service_key")  # type: ignore[no-any-return]
+
+
+def backend_with(scope: str) -> ServiceKey:
+    """The calling backend, if its key has `scope`: UNAUTHORIZED without a live key,
+    INSUFFICIENT_SCOPE without the scope."""
+    key = backend()
+    if key is None:
+        raise unauthorized()
+    if scope not in key.scopes:
+        raise insufficient_scope(scope)
+    return key
 
 
 def identify(

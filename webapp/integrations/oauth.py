@@ -6,6 +6,7 @@ import hashlib
 import logging
 import secrets
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app, url_for
 from sqlalchemy import delete, select
@@ -103,11 +104,21 @@ def _spend_state(user_id: int, provider: str, state: str, now: datetime) -> str:
 
 
 def callback_url(provider: str) -> str:
-    """Where the provider sends the creator back: on PUBLIC_BASE_URL when set (behind a proxy)."""
+    """Where the provider sends the creator back."""
+    return _public_url("api.callback", provider=provider)
+
+
+def reconnect_url(integration_id: int) -> str:
+    """Where the creator reconnects an integration: its card on the integrations page."""
+    return _public_url("pages.integrations_page", _anchor=f"integration-{integration_id}")
+
+
+def _public_url(endpoint: str, **values: Any) -> str:
+    """An absolute URL: on PUBLIC_BASE_URL when set (behind a proxy), else the request's host."""
     base = current_app.config["PUBLIC_BASE_URL"]
     if base:
-        return f"{base}{url_for('api.callback', provider=provider)}"
-    return url_for("api.callback", provider=provider, _external=True)
+        return f"{base}{url_for(endpoint, **values)}"
+    return url_for(endpoint, _external=True, **values)
 
 
 def _hash(state: str) -> str:

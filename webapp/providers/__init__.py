@@ -28,6 +28,8 @@ class Provider:
     # How long before expiry `refresh-due` renews its tokens, from their documented lifetimes.
     refresh_window: timedelta | None = None
     client_class: Callable[[ProviderSettings, ProviderHttp], OAuthProvider] | None = None
+    # A token handed to the platform's backends has at least this much life left.
+    token_margin: timedelta = timedelta(minutes=5)
 
 
 # Instagram's 60-day tokens a week ahead; TikTok's 2-hour and Reddit's 1-hour tokens a few

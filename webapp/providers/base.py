@@ -97,6 +97,10 @@ class OAuthProvider(Protocol):
         """New tokens from the provider's refresh grant; ReauthRequired when it is dead."""
         ...
 
+    def renewable(self, grant: Grant, now: datetime) -> bool:
+        """Whether refresh() can renew this grant now (else only an identity call tells)."""
+        ...
+
     def verify(self, access_token: str) -> Budget:
         """The cheapest authenticated call: ReauthRequired when the provider says it is dead."""
         ...

@@ -66,9 +66,12 @@ class Instagram(HttpProvider):
             raise ProviderError("instagram returned no user id")
         return Account(id=account_id, name=f"@{body.get('username') or account_id}")
 
-    def refresh(self, grant: Grant, now: datetime) -> TokenSet:
+    def renewable(self, grant: Grant, now: datetime) -> bool:
         # The long-lived token renews itself only while it is valid; once expired, it is dead.
-        if not grant.access_token or (grant.expires_at is not None and grant.expires_at <= now):
+        return bool(grant.access_token) and (grant.expires_at is None or grant.expires_at > now)
+
+    def refresh(self, grant: Grant, now: datetime) -> TokenSet:
+        if not self.renewable(grant, now) or grant.access_token is None:
             raise ReauthRequired("token_expired", revoked=False)
         body = self._get(
             REFRESH, {"grant_type": "ig_refresh_token", "access_token": grant.access_token}

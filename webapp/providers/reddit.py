@@ -52,6 +52,9 @@ class Reddit(HttpProvider):
             raise ReauthRequired("no_refresh_token")
         return self._token({"grant_type": "refresh_token", "refresh_token": grant.refresh_token})
 
+    def renewable(self, grant: Grant, now: datetime) -> bool:
+        return grant.refresh_token is not None
+
     def fetch_account(self, tokens: TokenSet) -> Account:
         response = self.http.request(
             "GET", self._url(ME), headers={"Authorization": f"bearer {tokens.access_token}"}

@@ -43,6 +43,9 @@ class TikTok(HttpProvider):
             raise ReauthRequired("no_refresh_token")
         return self._token({"grant_type": "refresh_token", "refresh_token": grant.refresh_token})
 
+    def renewable(self, grant: Grant, now: datetime) -> bool:
+        return grant.refresh_token is not None
+
     def fetch_account(self, tokens: TokenSet) -> Account:
         response = self._user_info(tokens.access_token, "open_id,display_name")
         body = json_body(response)

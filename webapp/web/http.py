@@ -18,7 +18,7 @@ from flask_limiter import RateLimitExceeded
 from werkzeug.exceptions import BadRequest, HTTPException
 
 from ..errors import ApiError
-from ..identity import caller
+from ..identity import backend, caller
 from ..metrics import ERRORS, REQUESTS, endpoint_label, method_label
 from . import ratelimit
 
@@ -79,12 +79,18 @@ def envelope(data: dict[str, Any], status: int = 200) -> tuple[dict[str, Any], i
     return {"success": True, "data": data, "duration": _fix_duration()}, status
 
 
-def error_body(code: str, message: str, fields: dict[str, str] | None = None) -> dict[str, Any]:
+def error_body(
+    code: str,
+    message: str,
+    fields: dict[str, str] | None = None,
+    details: dict[str, object] | None = None,
+) -> dict[str, Any]:
     _exchange().error_code = code
     error: dict[str, Any] = {"code": code, "message": message}
     if fields:
         error["field"] = next(iter(fields))  # the first, as clients read before `fields`
         error["fields"] = fields
+    error.update(details or {})
     body: dict[str, Any] = {"success": False, "error": error}
     if code not in _CODES_WITHOUT_DURATION:
         body["duration"] = _fix_duration()
@@ -120,13 +126,14 @@ def finish(response: Response) -> Response:
     )
     if status >= 400:
         ERRORS.labels(endpoint, exchange.error_code or str(status)).inc()
-    identity = caller()
+    identity, key = caller(), backend()
     request_log.info(
         "request",
         extra={
             "fields": {
                 "correlationId": exchange.correlation_id,
                 "userId": identity.user_id if identity else None,
+                **({"keyName": key.name} if key else {}),
                 "method": incoming.method,
                 "path": incoming.path,
                 "status": status,
@@ -206,7 +213,8 @@ def _correlation_id() -> str:
 
 
 def _api_error(err: ApiError) -> tuple[dict[str, Any], int, dict[str, str]]:
-    return error_body(err.code, err.message, err.fields), err.status, retry_after(err.retry_after)
+    body = error_body(err.code, err.message, err.fields, err.details)
+    return body, err.status, retry_after(err.retry_after)
 
 
 def _http_error(err: HTTPException) -> Any:

@@ -14,14 +14,17 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Flask, current_app, request
 from flask_limiter import Limiter
 
-from ..identity import caller
+from ..identity import backend, caller
 from ..metrics import UNMATCHED
 from .ratelimit_storage import SCHEME_PREFIX
 
 
-def init_app(app: Flask, per_caller: list[Blueprint], per_ip: list[Blueprint]) -> Limiter:
-    """Limit every endpoint of these blueprints, each endpoint with its own budget: per user
-    (per IP while signed out), or per client IP alone (provider webhooks)."""
+def init_app(
+    app: Flask, per_caller: list[Blueprint], per_key: list[Blueprint], per_ip: list[Blueprint]
+) -> Limiter:
+    """Limit every endpoint of these blueprints: each endpoint with its own budget per user (per
+    IP while signed out); one budget per service key for all the backends' endpoints; or each
+    endpoint per client IP alone (provider webhooks)."""
     app.config["RATELIMIT_HEADERS_ENABLED"] = False  # headers() below: no Retry-After on a 200
     app.config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = True  # Redis down: count per worker
     app.config["RATELIMIT_STORAGE_OPTIONS"] = {"socket_timeout": 0.2, "socket_connect_timeout": 0.2}
@@ -35,6 +38,8 @@ def init_app(app: Flask, per_caller: list[Blueprint], per_ip: list[Blueprint]) -
     )
     for blueprint in per_caller:
         limiter.limit(_limit_value, key_func=_key)(blueprint)
+    for blueprint in per_key:
+        limiter.shared_limit(_backend_limit, scope="platform", key_func=_key)(blueprint)
     for blueprint in per_ip:
         limiter.limit(_webhook_limit, key_func=_ip)(blueprint)
     app.extensions["rate_limiter"] = limiter
@@ -86,6 +91,11 @@ def _anonymous_limit() -> str:
     return current_app.config["ANONYMOUS_RATE_LIMIT"]  # type: ignore[no-any-return]
 
 
+def _backend_limit() -> str:
+    name = "PLATFORM_RATE_LIMIT" if backend() else "ANONYMOUS_RATE_LIMIT"
+    return current_app.config[name]  # type: ignore[no-any-return]
+
+
 def _webhook_limit() -> str:
     return current_app.config["WEBHOOK_RATE_LIMIT"]  # type: ignore[no-any-return]
 
@@ -101,8 +111,10 @@ def _matched() -> bool:
 
 
 def _key() -> str:
-    identity = caller()
-    return f"user:{identity.user_id}" if identity else _ip()
+    identity, key = caller(), backend()
+    if identity:
+        return f"user:{identity.user_id}"
+    return f"key:{key.id}" if key else _ip()
 
 
 def _ip() -> str:

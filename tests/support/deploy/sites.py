@@ -13,7 +13,7 @@ from .client import HOST
 DEPLOY = ROOT / "deploy"
 ONE_ORIGIN = "nginx.conf"
 SEPARATE_HOST = "nginx-separate-host.conf"
-SNIPPETS = ("integrations-http.conf", "integrations-server.conf")
+SNIPPETS = ("integrations-http.conf", "integrations-server.conf", "integrations-proxy.conf")
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class Ports:
     monitoring: tuple[int, int]  # one per gunicorn instance, in the same order
     instances: tuple[int, int]  # the gunicorns
     platform: int  # the Next.js app (one origin) or the platform's origin port (separate host)
+    internal: int  # the listener of the platform's backends (/api/platform/)
 
 
 def render(directory: Path, site: str, ports: Ports, cert: Path, key: Path) -> Path:
@@ -39,6 +40,8 @@ def render(directory: Path, site: str, ports: Ports, cert: Path, key: Path) -> P
 
 
 def _snippet_swaps(snippet: str, directory: Path, ports: Ports) -> dict[str, str]:
+    if snippet == "integrations-proxy.conf":
+        return {}
     if snippet == "integrations-server.conf":
         return {
             "alias /srv/integrations/static/;": f"alias {ROOT}/static/;",
@@ -53,6 +56,8 @@ def _snippet_swaps(snippet: str, directory: Path, ports: Ports) -> dict[str, str
         "listen 10.0.0.5:9100;": f"listen {HOST}:{watch_first};",
         "listen 10.0.0.5:9101;": f"listen {HOST}:{watch_second};",
         "/var/log/nginx/integrations-monitoring.access.log": str(directory / "monitoring.log"),
+        "listen 10.0.0.5:9180;": f"listen {HOST}:{ports.internal};",
+        "/var/log/nginx/integrations-platform.access.log": str(directory / "internal.log"),
     }
 
 
@@ -82,9 +87,10 @@ def platform_origin(port: int) -> str:
 
 
 def seconds(name: str, directive: str) -> int:
-    """A timeout as one of deploy/'s files sets it, once, in whole seconds."""
-    [value] = re.findall(rf"^\s*{directive} (\d+)s;", _source(name), re.MULTILINE)
-    return int(value)
+    """The longest a timeout is where one of deploy/'s files sets it, in whole seconds."""
+    values = re.findall(rf"^\s*{directive} (\d+)s;", _source(name), re.MULTILINE)
+    assert values, f"deploy/{name} sets no {directive}"
+    return max(int(value) for value in values)
 
 
 def _source(name: str) -> str:

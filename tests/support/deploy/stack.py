@@ -43,6 +43,7 @@ class Stack:
     tls: ssl.SSLContext
     tokens: dict[int, str]
     key_prefix: str
+    settings: dict[str, str]  # the instances' environment
 
     def get(self, path: str = URL, user: int | None = None, **kwargs: Any) -> Reply:
         headers = kwargs.pop("headers", {})
@@ -57,6 +58,10 @@ class Stack:
     def monitor(self, instance: int, path: str, **kwargs: Any) -> Reply:
         """What Prometheus or a health check gets from one instance's monitoring port."""
         return request(self.nginx.ports.monitoring[instance], path, **kwargs)
+
+    def internal(self, path: str, **kwargs: Any) -> Reply:
+        """What one of the platform's backends gets from the internal listener."""
+        return request(self.nginx.ports.internal, path, **kwargs)
 
     def origin(self) -> str:
         return f"https://{HOST}:{self.nginx.port}"
@@ -167,7 +172,7 @@ def start_stack(
     ports = edge_ports((instances[0].port, instances[1].port), platform.port, https)
     nginx = Nginx.start(directory / "nginx", ports, (cert, key), site)
     resources.callback(nginx.stop)  # first: gunicorn then has no kept-alive connection to wait on
-    return Stack(nginx, instances, platform, client_context(cert), tokens, key_prefix)
+    return Stack(nginx, instances, platform, client_context(cert), tokens, key_prefix, settings)
 
 
 def edge_ports(instances: tuple[int, int], platform: int, https: int | None = None) -> Ports:
@@ -178,4 +183,5 @@ def edge_ports(instances: tuple[int, int], platform: int, https: int | None = No
         monitoring=(free_port(), free_port()),
         instances=instances,
         platform=platform,
+        internal=free_port(),
     )
