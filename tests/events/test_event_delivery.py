@@ -3,6 +3,7 @@ integration, retried with backoff for three days through every receiver fault, 4
 
 from __future__ import annotations
 
+import ssl
 from datetime import timedelta
 
 import pytest
@@ -10,6 +11,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from webapp.timeutil import utcnow
 
+from ..support.deploy.tls import make_certificate
 from ..support.events import (
     EVENTS_SECRET,
     NEXT_SECRET,
@@ -231,6 +233,30 @@ def test_every_events_secret_signs_while_rotating(make_app, add_user, db_session
     stranger = "whsec_" + "c3RyYW5nZXItc2VjcmV0LW9mLTMyLWJ5dGVzISE="
     with pytest.raises(WebhookVerificationError):
         Webhook(stranger).verify(got.request.body, got.request.headers)
+
+
+def test_an_https_receiver_gets_its_events_once_its_certificate_verifies(
+    make_app, add_user, db_session_cookie, tmp_path, monkeypatch
+):
+    cert, key = make_certificate(tmp_path)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(cert, key)
+    with EventReceiver(EVENTS_SECRET, tls=tls) as receiver:
+        app = make_app(**events_settings(receiver.url))
+        add_user(1)
+        client = app.test_client()
+        client.set_cookie("next-auth.session-token", db_session_cookie(1))
+        connect(client)
+
+        assert deliver(app) == summary(retried=1)  # a certificate the system does not trust
+        [row] = outbox(app)
+        assert row["last_error"] == "SSLError" and receiver.deliveries == []
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # as README says: another CA bundle
+        due_now(app)
+        assert deliver(app) == summary(delivered=1)
+
+    assert receiver.url.startswith("https://")
+    assert [d.webhook_id for d in receiver.accepted] == [row["webhook_id"]]
 
 
 def test_an_events_url_ending_in_a_slash_is_posted_to_as_given(
