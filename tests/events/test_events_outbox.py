@@ -126,12 +126,21 @@ def test_every_path_emits_its_event_and_no_body_holds_a_secret(
     assert [
         (b["type"], b["data"]["reason"], b["data"]["integration"]["provider"]) for b in sent
     ] == EVERY_PATH
-    assert [d.event for d in receiver.accepted] == sent
+    # Instagram's account was deleted at the end: once that event went, the outbox forgot it.
+    assert [as_kept(d.event) for d in receiver.accepted] == sent
     secrets = every_secret(standins)
     assert len(secrets) > 30 and all(len(s) >= 16 for s in secrets)
     stored = "".join(row["body"] for row in outbox(app))
     received = "".join(str(d.request.headers) + d.request.body.decode() for d in receiver.accepted)
     assert [s for s in secrets if s in stored or s in received] == []
+
+
+def as_kept(body: dict) -> dict:
+    """An event as the outbox keeps it once sent: an Instagram one without the deleted account."""
+    integration = body["data"]["integration"]
+    if integration["provider"] == "instagram":
+        integration = integration | {"accountId": None, "accountName": None}
+    return body | {"data": body["data"] | {"integration": integration}}
 
 
 def test_without_events_url_no_path_writes_an_event(

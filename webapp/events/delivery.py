@@ -11,17 +11,30 @@ from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import Select, exists, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import aliased
 from standardwebhooks.webhooks import Webhook
 
 from ..database import is_transient, sqlstate_of
 from ..extensions import db
-from ..models import OutboxEvent
+from ..models import OutboxEvent, OutboxTotal
 from ..timeutil import utcnow
-from . import DELIVERED, FAILED, FIRST_RETRY, GONE, MAX_RETRY, PENDING, RETRY_FOR, sender
+from . import (
+    DELIVERED,
+    FAILED,
+    FIRST_RETRY,
+    GONE,
+    MAX_RETRY,
+    PENDING,
+    RETRY_FOR,
+    forget_account_through,
+    is_data_deletion,
+    sender,
+)
 
 MAX_PAUSE_S = 60.0  # between rounds of `--follow` while the database fails
+_ONE_MORE = {"total": OutboxTotal.total + 1}
 log = logging.getLogger("webapp.events")
 
 
@@ -56,6 +69,8 @@ def deliver_pending(stopping: Callable[[], bool], summary: DeliverySummary) -> N
             db.session.rollback()
             return
         outcome = _send(event, now)
+        if event.status != PENDING:
+            _settle(event)
         db.session.commit()
         summary.add(outcome)
 
@@ -140,6 +155,20 @@ def _send(event: OutboxEvent, now: datetime) -> str:
         log.warning("the receiver refused this event for good (410)", extra=_fields(event))
         return "gone"
     return _retry_later(event, now, f"HTTP {status}")
+
+
+def _settle(event: OutboxEvent) -> None:
+    """The event will not be sent again: counted for /metrics (outbox_totals); and after a
+    data deletion's own event, no event of that integration names the account any more."""
+    insert = (
+        postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    )
+    counted = insert(OutboxTotal).values(type=event.type, status=event.status, total=1)
+    db.session.execute(
+        counted.on_conflict_do_update(index_elements=["type", "status"], set_=_ONE_MORE)
+    )
+    if is_data_deletion(event):
+        forget_account_through(event)
 
 
 def _retry_later(event: OutboxEvent, now: datetime, error: str) -> str:
