@@ -82,6 +82,7 @@ def test_a_receiver_trickling_its_answer_a_byte_a_second_holds_a_run_no_longer_t
     [delivery] = receiver.deliveries
     assert delivery.hung_up is not None  # the sender closed the connection, mid-answer
     held = delivery.hung_up - delivery.started
+    print(f"a receiver trickling its {part} held the attempt {held:.2f} s")
     # A 200's status is enough: its trickling body is never waited for. Headers that never
     # end are given up on at the deadline, counted from before the connection was made.
     if part == "body":
@@ -121,9 +122,10 @@ def test_follow_gives_up_at_the_deadline_commits_and_honours_sigterm_within_it(
             run.kill()
             run.communicate()
 
+    print(f"given up and recorded after {given_up_after:.2f} s; stopped {stopped_after:.2f} s")
     assert given_up_after < TIMEOUT_S + 1.0, given_up_after
     assert run.returncode == 0, err
-    assert stopped_after < TIMEOUT_S + 1.0, stopped_after
+    assert stopped_after < TIMEOUT_S + 1.5, stopped_after  # and the interpreter's own exit
     assert summaries(out) == [RETRIED, RETRIED]  # the attempt in flight ended and was recorded
     [row] = outbox(app)
     assert (row["status"], row["attempts"], row["last_error"]) == ("pending", 2, "ReadTimeout")
