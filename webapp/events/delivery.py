@@ -160,6 +160,7 @@ def _send(event: OutboxEvent, now: datetime) -> str:
 def _settle(event: OutboxEvent) -> None:
     """The event will not be sent again: counted for /metrics (outbox_totals); and after a
     data deletion's own event, no event of that integration names the account any more."""
+    # One upsert, INSERT ... ON CONFLICT DO UPDATE, which SQLAlchemy builds per dialect.
     insert = (
         postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
     )

@@ -61,9 +61,9 @@ def of_provider_account(provider: str, account_id: str) -> list[Integration]:
 
     In the one lock order of every transaction that locks both (save_account's too): the
     creators' `users` rows first, by id, then their integrations, by id. The other order
-    deadlocked against a reconnect of the same account. A creator who connects the account
-    between the two statements meets that reconnect in the other order; PostgreSQL breaks
-    such a deadlock and run_with_retry runs the work again.
+    deadlocked against a reconnect of the same account. A creator whose connect of the account
+    commits between the two statements is not locked first; should that creator reconnect at
+    once, PostgreSQL breaks the deadlock and run_with_retry runs the work again.
     """
     if not account_id or "\x00" in account_id:
         return []
