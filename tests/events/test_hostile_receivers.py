@@ -19,7 +19,7 @@ from webapp import create_app
 from webapp.extensions import db
 
 from ..support.app import TEST_DATABASE_URL, service_env
-from ..support.events import DELIVER, deliverer, due_now, events_settings, outbox
+from ..support.events import DELIVER, deliver, deliverer, due_now, events_settings, outbox
 from ..support.processes import run_to_exit
 from ..support.tcp import TcpStandIn, at_port, closed_port
 
@@ -89,6 +89,19 @@ def test_a_receiver_trickling_its_answer_a_byte_a_second_holds_a_run_no_longer_t
         assert held < 1.0, held
     else:
         assert TIMEOUT_S - 0.2 <= held < TIMEOUT_S + 0.5, held
+
+
+def test_headers_that_never_end_are_read_to_64_kb_and_the_event_retried(
+    creator, make_app, settings, receiver
+):
+    connect(creator)
+    receiver.trickle_next("headers", every=0)  # as fast as they are read
+
+    assert deliver(make_app(**settings)) == RETRIED
+
+    [row] = outbox(make_app(**settings))
+    assert (row["attempts"], row["last_error"]) == (1, "AnswerTooLarge")
+    assert len(receiver.deliveries) == 1
 
 
 @needs_postgresql
