@@ -9,12 +9,13 @@ import time
 from datetime import timedelta
 
 import click
-import requests
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
+from sqlalchemy.exc import SQLAlchemyError
 
 from . import events, integrations
 from .demo import seed_demo
+from .events import delivery
 from .identity import service_keys
 from .integrations.refresh import refresh_due
 from .integrations.rekey import reencrypt_all
@@ -111,16 +112,20 @@ def deliver_events_command(follow: bool, interval: float) -> None:
     if not current_app.config["EVENTS_URL"]:
         raise click.ClickException("EVENTS_URL is not set: there are no events to deliver")
     stopping = threading.Event()
-    if follow:  # a service: SIGTERM lets the event in flight finish and be recorded, then exits
-        signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    with requests.Session() as session:
-        while True:
-            summary = events.deliver_pending(session, stopping.is_set)
-            if not follow or summary != events.DeliverySummary():  # idle rounds say nothing
-                click.echo(str(summary))
-            if not follow or stopping.is_set():
-                return
-            time.sleep(interval)  # a SIGTERM meanwhile is seen when the wait ends
+    summary = delivery.DeliverySummary()  # of the one round without --follow
+    try:
+        if follow:
+            # A service: SIGTERM lets the attempt in flight end (within EVENTS_TIMEOUT_MS) and
+            # be recorded, then it exits.
+            signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+            delivery.follow(stopping, interval, lambda round_: click.echo(str(round_)))
+        else:
+            delivery.deliver_pending(stopping.is_set, summary)
+    except SQLAlchemyError as err:
+        raise click.ClickException(f"the database failed: {type(err).__name__}") from err
+    finally:
+        if not follow:  # what was delivered before the database failed, too
+            click.echo(str(summary))
 
 
 @integrations_cli.command("events")

@@ -24,6 +24,9 @@ log = logging.getLogger("webapp.db")
 
 # SQLSTATE classes that mean the connection itself failed or the server is going away.
 _CONNECTION_SQLSTATES = ("08", "57P01", "57P02", "57P03")
+# A transaction PostgreSQL ended to break a conflict with another (deadlock detected,
+# serialization failure): nothing of it was kept, and running it again goes through.
+_CONFLICT_SQLSTATES = ("40P01", "40001")
 
 
 class DatabaseUnavailable(ApiError):
@@ -44,28 +47,41 @@ def is_connection_failure(err: BaseException) -> bool:
     return sqlstate is None or sqlstate.startswith(_CONNECTION_SQLSTATES)
 
 
+def is_transient(err: BaseException) -> bool:
+    """True when the same work may well succeed if run again: a connection failure, or a
+    transaction PostgreSQL ended to break a deadlock or a serialization conflict."""
+    return is_connection_failure(err) or sqlstate_of(err) in _CONFLICT_SQLSTATES
+
+
+def sqlstate_of(err: BaseException) -> str | None:
+    """The SQLSTATE the server (or psycopg) gave the error, if any; SQLite has none."""
+    sqlstate = getattr(getattr(err, "orig", err), "sqlstate", None)
+    return sqlstate if isinstance(sqlstate, str) else None
+
+
 def run_with_retry(work: Callable[[], T], *, failure_message: str) -> T:
-    """Run one unit of database work, retrying connection failures after the configured delays."""
+    """Run one unit of database work; when it fails for a transient reason (is_transient), run
+    it again after each of the configured delays. Every failure is logged with its SQLSTATE."""
     delays: tuple[float, ...] = current_app.config["DB_RETRY_DELAYS"]
     for attempt in range(len(delays) + 1):
         try:
             return work()
         except SQLAlchemyError as err:
             _discard_session()
-            if not is_connection_failure(err):
-                log.error("database error", extra={"fields": {"error": type(err).__name__}})
+            fields: dict[str, object] = {"error": _describe(err), "sqlstate": sqlstate_of(err)}
+            if not is_transient(err):
+                log.error("database error", extra={"fields": fields})
                 raise DatabaseUnavailable(failure_message) from err
+            lost = is_connection_failure(err)
             if attempt == len(delays):
-                log.error(
-                    "database unreachable after retries",
-                    extra={"fields": {"attempts": attempt + 1, "error": _describe(err)}},
-                )
+                fields["attempts"] = attempt + 1
+                given_up = "unreachable" if lost else "conflict"
+                log.error(f"database {given_up} after retries", extra={"fields": fields})
                 raise DatabaseUnavailable(failure_message) from err
             DB_RETRIES.inc()
-            log.warning(
-                "database connection failed, retrying",
-                extra={"fields": {"attempt": attempt + 1, "delayMs": int(delays[attempt] * 1000)}},
-            )
+            fields |= {"attempt": attempt + 1, "delayMs": int(delays[attempt] * 1000)}
+            failed = "connection failed" if lost else "conflict"
+            log.warning(f"database {failed}, retrying", extra={"fields": fields})
             current_app.extensions["sleep"](delays[attempt])
     raise AssertionError("unreachable")
 

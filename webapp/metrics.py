@@ -38,7 +38,9 @@ ERRORS = Counter(
     ["endpoint", "code"],
 )
 DB_RETRIES = Counter(
-    "integrations_db_retries_total", "Retries of connection-level database failures."
+    "integrations_db_retries_total",
+    "Retries of database work that failed for a transient reason: a connection failure, a "
+    "deadlock or a serialization conflict.",
 )
 EXPIRED_SEEN = Counter(
     "integrations_expired_seen_total", "Expired integrations returned by the status endpoint."

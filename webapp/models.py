@@ -133,11 +133,13 @@ class OutboxEvent(Base):
     """An event for the platform, written in the same transaction as the change it reports.
 
     `deliver-events` sends them, in order per integration, signed as Standard Webhooks; the
-    body is the exact JSON sent, with no secret in it.
+    body is the exact JSON sent, with no secret in it (after a data deletion, without the
+    account's id and name: events.forget_sent_account).
     """
 
     __tablename__ = "outbox_events"
     __table_args__ = (
+        # Also how /metrics finds the pending events, however many delivered ones are kept.
         Index("ix_outbox_events_status_next_attempt_at", "status", "next_attempt_at"),
     )
 
@@ -153,6 +155,17 @@ class OutboxEvent(Base):
     last_error: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class OutboxTotal(Base):
+    """How many events of a type reached a final status (delivered, failed, gone), counted in
+    the transaction that recorded it: /metrics reads these rows, never the whole outbox."""
+
+    __tablename__ = "outbox_totals"
+
+    type: Mapped[str] = mapped_column(String(40), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    total: Mapped[int] = mapped_column(Integer, nullable=False)
 
 
 class ApiKey(Base):

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -32,7 +32,7 @@ from ..support.app import (
     service_env,
 )
 from ..support.tcp import TcpStandIn as StandIn
-from ..support.tcp import closed_port
+from ..support.tcp import at_port, closed_port
 
 URL = "/api/integrations/status"
 COOKIE = "next-auth.session-token"
@@ -43,14 +43,6 @@ RETRYING = "database connection failed, retrying"
 needs_postgres = pytest.mark.skipif(
     not TEST_DATABASE_URL, reason="needs PostgreSQL: set TEST_DATABASE_URL"
 )
-
-
-def at_port(url: str, port: int) -> str:
-    """The same database URL (credentials, database, options) on another loopback port."""
-    parts = urlsplit(url)
-    credentials = parts.netloc.rpartition("@")[0]
-    host = f"127.0.0.1:{port}"
-    return urlunsplit(parts._replace(netloc=f"{credentials}@{host}" if credentials else host))
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from webapp.database import dispose_engines
 
 from ..support.app import TEST_REDIS_URL
 from ..support.backends import bearer, make_key
-from ..support.deploy.client import Reply, request, session_cookie
+from ..support.deploy.client import Reply, raw_request, request, session_cookie
 from ..support.deploy.servers import Nginx, eventually, free_port
 from ..support.deploy.sites import seconds
 from ..support.deploy.slow import SlowHeaderClients
@@ -48,6 +48,7 @@ CONNECT = "/api/integrations/connect/onlyfans"
 ANONYMOUS_LIMIT = 5
 PEER = "127.0.0.2"
 NOT_FOUND = {"success": False, "error": {"code": "NOT_FOUND", "message": "Not found"}}
+HSTS = "max-age=31536000"
 SLOW_CLIENTS = 50
 # How long nginx waits for a client's headers, on the public and on the monitoring ports.
 HEADER_TIMEOUT = max(
@@ -139,6 +140,8 @@ def test_static_files_are_served_by_nginx_under_the_services_prefix(stack):
 
     assert plain.status == 200 and plain.body == css
     assert plain.headers["Content-Type"] == "text/css"
+    for reply in (plain, compressed, revalidated, versioned, missing):  # nginx's own answers too
+        assert reply.headers["Strict-Transport-Security"] == HSTS
     assert plain.headers["Cache-Control"] == "public, no-cache"
     assert plain.headers["ETag"] and plain.headers["Last-Modified"]
     assert plain.headers["X-Content-Type-Options"] == "nosniff"
@@ -149,6 +152,7 @@ def test_static_files_are_served_by_nginx_under_the_services_prefix(stack):
     assert versioned.status == 200 and versioned.body == vendor.read_bytes()
     assert versioned.headers["Cache-Control"] == "public, max-age=31536000, immutable"
     assert missing.status == 404 and missing.json() == NOT_FOUND
+    assert missing.headers["Content-Type"] == "application/json"  # though the path says .css
     for instance in stack.instances:
         assert not [e for e in instance.request_log() if "/static" in e["path"]]
     assert not [path for path in stack.platform.paths() if "/static" in path]
@@ -405,11 +409,99 @@ def test_forwarded_scheme_and_host_reach_the_app(stack):
     assert same_site.headers["Strict-Transport-Security"] == "max-age=31536000"
 
 
-def test_plain_http_is_redirected_to_https(stack):
-    reply = request(stack.nginx.http_port, f"{URL}?a=1")
+@pytest.mark.parametrize("host", [None, "evil.example"])
+def test_plain_http_is_redirected_to_https_on_the_configured_host(stack, host):
+    headers = {"Host": host} if host else {}
+
+    reply = request(stack.nginx.http_port, f"{URL}?a=1", headers=headers)
 
     assert reply.status == 301
-    assert reply.headers["Location"] == f"https://127.0.0.1{URL}?a=1"
+    # server_name, whatever Host the client sent: the tests keep the shipped name there.
+    assert reply.headers["Location"] == f"https://platform.example.com{URL}?a=1"
+
+
+# Requests nginx refuses itself (their headers end where the test adds a blank line), and the
+# status it answers each with.
+UNREADABLE = {
+    "a duplicate Host": (b"GET /api/integrations/status HTTP/1.1\r\nHost: a\r\nHost: b\r\n", 400),
+    "a malformed request line": (b"GET\r\n", 400),
+    "a lowercase method": (b"get /api/integrations/status HTTP/1.1\r\nHost: a\r\n", 400),
+    "no Host in HTTP/1.1": (b"GET /api/integrations/status HTTP/1.1\r\n", 400),
+    "both Content-Length and chunked": (
+        b"POST /api/integrations/status HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n"
+        b"Transfer-Encoding: chunked\r\n",
+        400,
+    ),
+    "a broken chunked body for the service": (
+        b"POST /api/integrations/connect/onlyfans HTTP/1.1\r\nHost: a\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\nzz",
+        400,
+    ),
+    "a broken chunked body for the platform": (
+        b"POST /api/upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz",
+        400,
+    ),
+    "a request line past the header buffers": (
+        b"GET /api/integrations/status?" + b"a" * 20_000 + b" HTTP/1.1\r\nHost: a\r\n",
+        414,
+    ),
+    "an unknown Transfer-Encoding": (
+        b"POST /api/integrations/status HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n",
+        501,
+    ),
+}
+CODES = {
+    400: ("BAD_REQUEST", "Bad request"),
+    414: ("URI_TOO_LONG", "Request URI too long"),
+    501: ("NOT_IMPLEMENTED", "Not implemented"),
+}
+
+
+@pytest.mark.parametrize("case", list(UNREADABLE))
+def test_requests_nginx_cannot_read_get_its_answer_in_the_api_shape(stack, case):
+    head, status = UNREADABLE[case]
+    # The request's headers end here, unless the case sent its body already.
+    data = head if head.endswith(b"zz") else head + b"Connection: close\r\n\r\n"
+
+    reply = raw_request(stack.nginx.port, data, tls=stack.tls)
+
+    code, message = CODES[status]
+    assert reply.status == status
+    assert reply.headers["Content-Type"] == "application/json"
+    assert reply.json() == {"success": False, "error": {"code": code, "message": message}}
+    assert uuid.UUID(reply.headers["X-Correlation-Id"]).version == 4
+    assert reply.headers["Cache-Control"] == "no-store"
+    assert reply.headers["Strict-Transport-Security"] == HSTS
+    made = reply.headers["X-Correlation-Id"]
+    assert eventually(lambda: stack.nginx_logged(made))  # the id nginx logged the request under
+    assert not stack.app_saw(made)
+
+
+def test_a_clients_id_comes_back_on_an_answer_nginx_makes_itself(stack):
+    sent = str(uuid.uuid4())
+    head, _ = UNREADABLE["an unknown Transfer-Encoding"]
+
+    reply = raw_request(
+        stack.nginx.port, head + f"X-Correlation-Id: {sent}\r\n\r\n".encode(), tls=stack.tls
+    )
+
+    assert reply.status == 501
+    assert reply.headers["X-Correlation-Id"] == sent
+    assert eventually(lambda: stack.nginx_logged(sent))
+
+
+def test_plain_http_sent_to_the_tls_port_is_a_json_400(stack):
+    reply = request(stack.nginx.port, URL)
+
+    assert reply.status == 400
+    assert reply.json()["error"] == {"code": "BAD_REQUEST", "message": "Bad request"}
+    assert uuid.UUID(reply.headers["X-Correlation-Id"]).version == 4
+
+
+def test_nginx_s_error_uris_are_not_for_clients(stack):
+    reply = stack.get("/integrations/.errors/400")
+
+    assert reply.status == 404 and reply.json() == NOT_FOUND
 
 
 def test_large_cookies_pass_while_oversized_headers_and_bodies_stop_at_nginx(stack):

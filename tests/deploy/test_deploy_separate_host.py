@@ -9,7 +9,7 @@ from contextlib import ExitStack
 
 import pytest
 
-from ..support.deploy.client import Reply
+from ..support.deploy.client import Reply, raw_request, request
 from ..support.deploy.servers import eventually
 from ..support.deploy.sites import SEPARATE_HOST, platform_origin
 from ..support.deploy.stack import Stack, require_deployment, seeded_schema, start_stack
@@ -130,3 +130,22 @@ def test_only_the_services_paths_answer_on_its_host(stack, path):
 
     assert reply.status == 404 and reply.json() == NOT_FOUND
     assert stack.platform.paths() == []
+
+
+def test_plain_http_is_redirected_to_the_services_own_host(stack):
+    reply = request(stack.nginx.http_port, "/integrations?a=1", headers={"Host": "evil.example"})
+
+    assert reply.status == 301
+    assert reply.headers["Location"] == "https://integrations.example.com/integrations?a=1"
+
+
+def test_nginx_s_own_errors_on_its_host_are_json_with_hsts(stack):
+    unreadable = b"GET /integrations HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n"
+
+    bad = raw_request(stack.nginx.port, unreadable, tls=stack.tls)
+    missing = stack.get("/")
+
+    assert bad.status == 400 and bad.json()["error"]["code"] == "BAD_REQUEST"
+    assert uuid.UUID(bad.headers["X-Correlation-Id"]).version == 4
+    for reply in (bad, missing):
+        assert reply.headers["Strict-Transport-Security"] == "max-age=31536000"

@@ -6,17 +6,12 @@ from __future__ import annotations
 import itertools
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
 
 from ..support.app import TEST_DATABASE_URL
-from ..support.events import events_settings, outbox
-from ..support.processes import ROOT
-
-DELIVER = [sys.executable, "-m", "flask", "--app", "wsgi", "integrations", "deliver-events"]
+from ..support.events import deliverer, events_settings, outbox
 
 
 def signed_in(app, add_user, db_session_cookie, user_id: int):
@@ -33,17 +28,6 @@ def connect(client, name: str) -> None:
 
 def summary(delivered: int) -> str:
     return f"delivered={delivered} retried=0 failed=0 gone=0"
-
-
-def deliverer(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [*DELIVER, *args],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 @pytest.mark.skipif(not TEST_DATABASE_URL, reason="row locks need PostgreSQL")

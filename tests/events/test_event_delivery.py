@@ -3,13 +3,19 @@ integration, retried with backoff for three days through every receiver fault, 4
 
 from __future__ import annotations
 
+import ssl
 from datetime import timedelta
 
+import psycopg
 import pytest
+from sqlalchemy import event
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from webapp.extensions import db
 from webapp.timeutil import utcnow
 
+from ..support.app import TEST_DATABASE_URL
+from ..support.deploy.tls import make_certificate
 from ..support.events import (
     EVENTS_SECRET,
     NEXT_SECRET,
@@ -233,6 +239,30 @@ def test_every_events_secret_signs_while_rotating(make_app, add_user, db_session
         Webhook(stranger).verify(got.request.body, got.request.headers)
 
 
+def test_an_https_receiver_gets_its_events_once_its_certificate_verifies(
+    make_app, add_user, db_session_cookie, tmp_path, monkeypatch
+):
+    cert, key = make_certificate(tmp_path)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(cert, key)
+    with EventReceiver(EVENTS_SECRET, tls=tls) as receiver:
+        app = make_app(**events_settings(receiver.url))
+        add_user(1)
+        client = app.test_client()
+        client.set_cookie("next-auth.session-token", db_session_cookie(1))
+        connect(client)
+
+        assert deliver(app) == summary(retried=1)  # a certificate the system does not trust
+        [row] = outbox(app)
+        assert row["last_error"] == "SSLError" and receiver.deliveries == []
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # as README says: another CA bundle
+        due_now(app)
+        assert deliver(app) == summary(delivered=1)
+
+    assert receiver.url.startswith("https://")
+    assert [d.webhook_id for d in receiver.accepted] == [row["webhook_id"]]
+
+
 def test_an_events_url_ending_in_a_slash_is_posted_to_as_given(
     make_app, add_user, db_session_cookie
 ):
@@ -295,3 +325,66 @@ def metrics(client) -> dict[str, float]:
     text = client.get("/metrics").get_data(as_text=True)
     lines = [line for line in text.splitlines() if line.startswith("integrations_events_")]
     return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in lines}
+
+
+# Delivered events, as a busy platform's months leave them, and a few pending, written with
+# SQL; outbox_totals counts the settled ones as deliver-events does.
+MANY = """
+INSERT INTO outbox_events (webhook_id, integration_id, user_id, type, body, status, attempts,
+  next_attempt_at, created_at, delivered_at)
+SELECT 'msg_' || md5(n::text), n, 1, 'integration.connected', '{}',
+  CASE WHEN n <= 5 THEN 'pending' ELSE 'delivered' END, 1, now(), now(), now()
+FROM generate_series(1, 50000) n
+"""
+SETTLED = """
+INSERT INTO outbox_totals (type, status, total)
+SELECT type, status, count(*) FROM outbox_events WHERE status <> 'pending' GROUP BY type, status
+"""
+
+
+@pytest.mark.skipif(not TEST_DATABASE_URL, reason="PostgreSQL's plans and row counts")
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_scrape_reads_the_totals_and_the_pending_events_never_the_whole_outbox(
+    events_client, events_app, database_url
+):
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute(MANY)
+        admin.execute(SETTLED)
+        admin.execute("ANALYZE outbox_events")  # as autovacuum keeps it
+
+    sent, figures = statements_during(events_app, lambda: metrics(events_client))
+
+    connected = 'integrations_events_{}{{type="integration.connected"}}'
+    assert figures[connected.format("emitted_total")] == 50_000
+    assert figures[connected.format("delivered_total")] == 49_995
+    assert figures[connected.format("pending")] == 5
+    of_outbox = [(sql, params) for sql, params in sent if "outbox_events" in sql]
+    assert len(of_outbox) == 2  # the counts, the oldest pending event
+    with psycopg.connect(database_url) as admin:  # the same statements, run again and measured
+        for statement, params in of_outbox:
+            [[plan]] = admin.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {statement}", params)
+            read = [
+                n for n in plan_nodes(plan[0]["Plan"]) if n.get("Relation Name") == "outbox_events"
+            ]
+            assert read and all(n["Node Type"] != "Seq Scan" for n in read), statement
+            assert sum(n["Actual Rows"] for n in read) <= 5, statement  # the pending ones
+
+
+def statements_during(app, work):
+    """The SQL (and parameters) the app sends while `work` runs, and what `work` returned."""
+    sent: list[tuple[str, object]] = []
+
+    def seen(_conn, _cursor, statement, parameters, *_: object) -> None:
+        sent.append((statement, parameters))
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        return sent, work()
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+
+def plan_nodes(node: dict) -> list[dict]:
+    return [node, *(n for child in node.get("Plans", []) for n in plan_nodes(child))]

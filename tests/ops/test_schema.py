@@ -16,6 +16,7 @@ from sqlalchemy import inspect, text
 from webapp import create_app
 from webapp.database import dispose_engines
 from webapp.extensions import db
+from webapp.timeutil import utcnow
 
 from ..support.app import (
     SECRET,
@@ -89,6 +90,41 @@ def test_upgrade_never_alters_existing_nextauth_tables(database_url):
         assert {"users", "sessions"} <= set(inspect(db.engine).get_table_names())
         assert "integrations" not in inspect(db.engine).get_table_names()
         dispose_engines()
+
+
+def test_upgrade_counts_the_events_already_settled_for_metrics(database_url):
+    app = unmigrated_app(database_url)
+    written = [
+        ("integration.connected", "delivered"),
+        ("integration.connected", "delivered"),
+        ("integration.connected", "pending"),
+        ("integration.expired", "failed"),
+        ("integration.expired", "gone"),
+    ]
+    with app.app_context():
+        upgrade(revision="0005")  # the outbox before its totals
+        with db.engine.begin() as conn:
+            for n, (type_, status) in enumerate(written):
+                conn.execute(
+                    text(
+                        "INSERT INTO outbox_events (webhook_id, integration_id, user_id, type, "
+                        "body, status, attempts, next_attempt_at, created_at) VALUES "
+                        "(:id, 1, 1, :type, '{}', :status, 1, :now, :now)"
+                    ),
+                    {"id": f"msg_{n}", "type": type_, "status": status, "now": utcnow()},
+                )
+        upgrade()
+        with db.engine.connect() as conn:
+            totals = conn.execute(text("SELECT type, status, total FROM outbox_totals")).all()
+        downgrade(revision="0005")
+        assert "outbox_totals" not in inspect(db.engine).get_table_names()
+        dispose_engines()
+
+    assert sorted(totals) == [
+        ("integration.connected", "delivered", 2),
+        ("integration.expired", "failed", 1),
+        ("integration.expired", "gone", 1),
+    ]
 
 
 def test_deleting_a_user_deletes_their_integrations(app, add_user):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import sys
 import threading
 from collections.abc import Callable
@@ -39,9 +40,15 @@ class _Handler(BaseHTTPRequestHandler):
 class LocalServer:
     """Serves on a daemon thread; stop() closes the socket and joins every thread."""
 
-    def __init__(self, name: str, serve: Serve, port: int = 0) -> None:
+    def __init__(
+        self, name: str, serve: Serve, port: int = 0, tls: ssl.SSLContext | None = None
+    ) -> None:
         handler = type(f"{name}Handler", (_Handler,), {"serve": staticmethod(serve)})
         self._server = _Server(("127.0.0.1", port), handler)
+        self._scheme = "http"
+        if tls is not None:  # https, with this context's certificate
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+            self._scheme = "https"
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -53,7 +60,7 @@ class LocalServer:
     @property
     def base_url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"{self._scheme}://{host!s}:{port}"
 
     def stop(self) -> None:
         self._server.shutdown()

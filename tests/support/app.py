@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
 from cryptography.fernet import Fernet
@@ -49,6 +49,23 @@ def fresh_postgres_schema(prefix: str = "t") -> Iterator[str]:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
+@contextmanager
+def fresh_postgres_database(**settings: str) -> Iterator[str]:
+    """A new PostgreSQL database with these server settings (ALTER DATABASE ... SET); yields its
+    URL. For what PostgreSQL counts per database (pg_stat_database): no other test adds to it."""
+    assert TEST_DATABASE_URL
+    name = f"d_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(TEST_DATABASE_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+        for setting, value in settings.items():
+            conn.execute(f"ALTER DATABASE \"{name}\" SET {setting} = '{value}'")
+    try:
+        yield urlunsplit(urlsplit(TEST_DATABASE_URL)._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(TEST_DATABASE_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
 def service_env(database_url: str, **overrides: str) -> dict[str, str]:
     """The settings of an app under test: test secrets, limits in memory, its own key prefix."""
     return {
@@ -79,7 +96,12 @@ def running_standins() -> Iterator[ProviderStandIns]:
 
 def connect_via_oauth(client: FlaskClient, provider: str) -> Any:
     """Connect through the real flow: start, provider's authorize page, callback; the 303."""
+    return client.get(approved_at_provider(client, provider))
+
+
+def approved_at_provider(client: FlaskClient, provider: str) -> str:
+    """Start connecting and approve at the provider: the callback URL the browser goes back to."""
     started = client.post(f"/api/integrations/connect/{provider}")
     assert started.status_code == 200, started.get_json()
     back = urlsplit(authorize_redirect(started.get_json()["data"]["authorizationUrl"]))
-    return client.get(f"{back.path}?{back.query}")
+    return f"{back.path}?{back.query}"

@@ -8,6 +8,8 @@ import hashlib
 import hmac
 import json
 import re
+import subprocess
+import sys
 import time
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,10 +23,13 @@ from webapp.extensions import db
 from webapp.models import OutboxEvent
 from webapp.timeutil import utcnow
 
+from .processes import ROOT
+
 EVENTS_SECRET = "whsec_" + base64.b64encode(b"the-platform-events-secret-32by!").decode()
 NEXT_SECRET = "whsec_" + base64.b64encode(b"the-next-events-secret-of-32-by!").decode()
 ISO_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 SHORT_TIMEOUT_MS = "1000"  # the receiver's "slow" (3 s) is past it, without a 5 s wait
+DELIVER = [sys.executable, "-m", "flask", "--app", "wsgi", "integrations", "deliver-events"]
 
 
 def events_settings(url: str, secret: str = EVENTS_SECRET) -> dict[str, str]:
@@ -63,6 +68,18 @@ def cli(app: Flask, *args: str) -> str:
 
 def deliver(app: Flask) -> str:
     return cli(app, "integrations", "deliver-events")
+
+
+def deliverer(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    """`deliver-events` as operators run it: a process of its own, its output in pipes."""
+    return subprocess.Popen(
+        [*DELIVER, *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def status_items(client: FlaskClient) -> dict[int, dict[str, Any]]:

@@ -7,7 +7,10 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,3 +55,36 @@ def stop(
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=timeout)
+
+
+@dataclass(frozen=True)
+class Exited:
+    """A process that ran to its end: what it said, how long it took, its peak memory."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+    peak_rss_mib: float  # its own high-water mark (ru_maxrss), not its children's
+
+
+def run_to_exit(args: list[str], env: Mapping[str, str], timeout: float) -> Exited:
+    """Run a command to its end, measured by os.wait4; past `timeout` it is killed: a failure."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.monotonic()
+        process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=err, text=True)
+        while not (waited := os.wait4(process.pid, os.WNOHANG))[0]:
+            if time.monotonic() - started > timeout:
+                process.kill()
+                os.wait4(process.pid, 0)
+                process.returncode = -signal.SIGKILL
+                err.seek(0)
+                raise AssertionError(f"still running after {timeout} s: {err.read()[-2000:]}")
+            time.sleep(0.02)
+        seconds = time.monotonic() - started
+        process.returncode = os.waitstatus_to_exitcode(waited[1])  # reaped here, not by Popen
+        out.seek(0)
+        err.seek(0)
+        return Exited(
+            process.returncode, out.read(), err.read(), seconds, waited[2].ru_maxrss / 1024
+        )

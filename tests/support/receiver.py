@@ -4,14 +4,19 @@ the `standardwebhooks` package, records it, and can be told to fail as real rece
 with EventReceiver(secret) as receiver:
     app = make_app(EVENTS_URL=receiver.url, EVENTS_SECRET=secret)
     receiver.answer_next(500); receiver.go_down(); receiver.come_back()
+    receiver.trickle_next("headers"); receiver.huge_next(400 * 2**20)
 """
 
 from __future__ import annotations
 
 import json
+import select
+import socket
+import ssl
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from typing import Any, Self
@@ -31,6 +36,8 @@ class Delivery:
     ended: float | None = None  # when the answer was sent (None: never, e.g. slow)
     answered: int | str | None = None  # the status sent, or "slow"
     verified: bool = False
+    sent_bytes: int = 0  # of a trickled or huge answer, before it ended or the sender hung up
+    hung_up: float | None = None  # when the sender closed the connection mid-answer
 
     @property
     def webhook_id(self) -> str:
@@ -46,14 +53,23 @@ class _Fault:
     status: int | None  # None: slow
     headers: dict[str, str]
     seconds: float = 0.0
+    raw: Callable[[], Iterator[tuple[bytes, float]]] | None = None  # (bytes, wait after them)
+
+
+# A 200 whose status line and headers never end, sent a byte at a time; and a 200's headers.
+_ENDLESS_HEADERS = b"HTTP/1.1 200 OK\r\nX-Trickle: " + b"." * 100_000
+_BODY_FOLLOWS = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n"
 
 
 class EventReceiver:
     """Answers 204 to every verified delivery unless told otherwise; 400 to a bad signature."""
 
-    def __init__(self, secret: str, path: str = "/events") -> None:
+    def __init__(
+        self, secret: str, path: str = "/events", tls: ssl.SSLContext | None = None
+    ) -> None:
         self.webhook = Webhook(secret)
         self.path = path
+        self.tls = tls  # https with this context's certificate; None: http
         self.hold_s = 0.0  # how long each delivery takes before it is answered
         self.together = 1  # answer none until this many are in flight at once (30 s at most)
         self.most_at_once = 0
@@ -67,7 +83,7 @@ class EventReceiver:
 
     def start(self) -> None:
         self._stopping.clear()
-        self._server = LocalServer("EventReceiver", self._serve, self._port)
+        self._server = LocalServer("EventReceiver", self._serve, self._port, self.tls)
         self._port = int(self._server.base_url.rsplit(":", 1)[1])
 
     def stop(self) -> None:
@@ -85,7 +101,8 @@ class EventReceiver:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._port}{self.path}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{self._port}{self.path}"
 
     # Test controls -------------------------------------------------------------------------
 
@@ -103,6 +120,31 @@ class EventReceiver:
         """Answer the next `times` deliveries with `status`, whatever they are."""
         with self._lock:
             self._faults.extend(_Fault(status, headers or {}) for _ in range(times))
+
+    def trickle_next(self, part: str, every: float = 1.0) -> None:
+        """Answer the next delivery one byte each `every` seconds: a 200 whose headers never
+        end ("headers"), or a 200 whose headers come at once and whose body trickles ("body")."""
+
+        def trickle() -> Iterator[tuple[bytes, float]]:
+            if part == "body":
+                yield _BODY_FOLLOWS % 3600, 0.0
+            for byte in _ENDLESS_HEADERS if part == "headers" else b"x" * 3600:
+                yield bytes([byte]), every
+
+        with self._lock:
+            self._faults.append(_Fault(None, {}, raw=trickle))
+
+    def huge_next(self, size: int) -> None:
+        """Answer the next delivery 200 with a body of `size` bytes, as fast as it is read."""
+
+        def huge() -> Iterator[tuple[bytes, float]]:
+            yield _BODY_FOLLOWS % size, 0.0
+            chunk = b"x" * 2**20
+            for sent in range(0, size, len(chunk)):
+                yield chunk[: size - sent], 0.0
+
+        with self._lock:
+            self._faults.append(_Fault(None, {}, raw=huge))
 
     def slow_next(self, seconds: float, times: int = 1) -> None:
         """Wait `seconds` before answering the next deliveries (past the sender's timeout)."""
@@ -153,6 +195,9 @@ class EventReceiver:
         self, handler: BaseHTTPRequestHandler, delivery: Delivery, fault: _Fault | None
     ) -> None:
         delivery.verified = self._verifies(delivery.request)
+        if delivery.verified and fault is not None and fault.raw is not None:
+            self._send_raw(handler, delivery, fault.raw)
+            return
         response = self._answer(delivery, fault)
         if response is None:
             delivery.answered = "slow"
@@ -162,6 +207,41 @@ class EventReceiver:
         delivery.answered = response.status
         response.write(handler)
         delivery.ended = time.monotonic()
+
+    def _send_raw(
+        self,
+        handler: BaseHTTPRequestHandler,
+        delivery: Delivery,
+        answer: Callable[[], Iterator[tuple[bytes, float]]],
+    ) -> None:
+        delivery.answered = "raw"
+        try:
+            for data, wait in answer():
+                handler.wfile.write(data)
+                delivery.sent_bytes += len(data)
+                if wait and self._closed_within(handler.connection, wait):
+                    delivery.hung_up = time.monotonic()
+                    return
+                if self._stopping.is_set():
+                    return
+        except OSError:  # the sender closed the connection: what a bounded client does
+            delivery.hung_up = time.monotonic()
+            return
+        delivery.ended = time.monotonic()
+
+    def _closed_within(self, connection: socket.socket, seconds: float) -> bool:
+        """Whether the sender closes the connection within `seconds` (seen at once, not at
+        the next write); False as soon as the receiver stops."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0 and not self._stopping.is_set():
+            readable, _, _ = select.select([connection], [], [], min(left, 0.05))
+            if readable:
+                try:
+                    if not connection.recv(65536):
+                        return True
+                except OSError:
+                    return True
+        return False
 
     def _verifies(self, request: RecordedRequest) -> bool:
         try:

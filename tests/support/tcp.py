@@ -6,6 +6,7 @@ import contextlib
 import socket
 import threading
 import time
+from urllib.parse import urlsplit, urlunsplit
 
 
 class TcpStandIn:
@@ -99,3 +100,11 @@ def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def at_port(url: str, port: int) -> str:
+    """The same database URL (credentials, database, options) on another loopback port."""
+    parts = urlsplit(url)
+    credentials = parts.netloc.rpartition("@")[0]
+    host = f"127.0.0.1:{port}"
+    return urlunsplit(parts._replace(netloc=f"{credentials}@{host}" if credentials else host))

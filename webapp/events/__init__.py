@@ -2,37 +2,32 @@
 
 Each event is added to the outbox in the same transaction as the change it reports, so a
 change that rolls back leaves none and a crash loses none. `deliver-events` sends them in
-order per integration, signed as Standard Webhooks, retrying with backoff for three days.
+order per integration, signed as Standard Webhooks, retrying with backoff for three days
+(delivery.py; sender.py makes each attempt).
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import requests
 from flask import current_app
-from sqlalchemy import Select, exists, func, select
-from sqlalchemy.orm import aliased
-from standardwebhooks.webhooks import Webhook
+from sqlalchemy import Select, func, literal, select, union_all
 
 from ..extensions import db
-from ..models import OutboxEvent
-from ..timeutil import iso_z, utcnow
+from ..models import OutboxEvent, OutboxTotal
+from ..timeutil import iso_z
 
 CONNECTED = "integration.connected"
 EXPIRED = "integration.expired"
 DISCONNECTED = "integration.disconnected"
 PENDING, DELIVERED, FAILED, GONE = "pending", "delivered", "failed", "gone"
+DATA_DELETION = "data_deletion"  # the reason of the DISCONNECTED event a data deletion records
 FIRST_RETRY = timedelta(minutes=1)
 MAX_RETRY = timedelta(hours=6)
 RETRY_FOR = timedelta(days=3)
-log = logging.getLogger("webapp.events")
 
 
 def record(
@@ -64,107 +59,6 @@ def record(
     )
 
 
-@dataclass
-class DeliverySummary:
-    delivered: int = 0
-    retried: int = 0
-    failed: int = 0  # undelivered for RETRY_FOR: kept, listed by `events --failed`
-    gone: int = 0  # the receiver answered 410 Gone: not sent again
-
-    def __str__(self) -> str:
-        return (
-            f"delivered={self.delivered} retried={self.retried} "
-            f"failed={self.failed} gone={self.gone}"
-        )
-
-
-def deliver_pending(session: requests.Session, stopping: Callable[[], bool]) -> DeliverySummary:
-    """Send every due event, oldest first, under its row lock; `stopping` is asked between two."""
-    summary = DeliverySummary()
-    while not stopping():
-        now = utcnow()
-        event = db.session.execute(_next_due(now)).scalar_one_or_none()
-        if event is None:
-            db.session.rollback()
-            return summary
-        outcome = _send(session, event, now)
-        db.session.commit()
-        setattr(summary, outcome, getattr(summary, outcome) + 1)
-    return summary
-
-
-def _next_due(now: datetime) -> Select[OutboxEvent]:
-    """The oldest due event whose integration has no earlier event still pending, locked.
-
-    SKIP LOCKED lets several deliverers run at once: an event being sent is skipped, and so
-    are that integration's later events, which wait for it (in order per integration).
-    """
-    earlier = aliased(OutboxEvent)
-    return (
-        select(OutboxEvent)
-        .where(
-            OutboxEvent.status == PENDING,
-            OutboxEvent.next_attempt_at <= now,
-            ~exists().where(
-                earlier.integration_id == OutboxEvent.integration_id,
-                earlier.status == PENDING,
-                earlier.id < OutboxEvent.id,
-            ),
-        )
-        .order_by(OutboxEvent.id)
-        .limit(1)
-        .with_for_update(skip_locked=True)
-    )
-
-
-def _send(session: requests.Session, event: OutboxEvent, now: datetime) -> str:
-    event.attempts += 1
-    try:
-        response = session.post(
-            current_app.config["EVENTS_URL"],
-            data=event.body.encode(),
-            headers=signed_headers(event.webhook_id, now, event.body),
-            timeout=current_app.config["EVENTS_TIMEOUT"],
-            allow_redirects=False,  # a redirect is the receiver's misconfiguration: retried
-        )
-    except requests.RequestException as err:
-        return _retry_later(event, now, type(err).__name__)
-    if 200 <= response.status_code < 300:
-        event.status, event.delivered_at, event.last_error = DELIVERED, now, None
-        return "delivered"
-    if response.status_code == 410:
-        event.status, event.last_error = GONE, "HTTP 410"
-        log.warning("the receiver refused this event for good (410)", extra=_fields(event))
-        return "gone"
-    return _retry_later(event, now, f"HTTP {response.status_code}")
-
-
-def _retry_later(event: OutboxEvent, now: datetime, error: str) -> str:
-    event.last_error = error
-    if now - event.created_at >= RETRY_FOR:
-        event.status = FAILED
-        log.error("event undelivered after three days", extra=_fields(event))
-        return "failed"
-    event.next_attempt_at = now + min(FIRST_RETRY * 2 ** (event.attempts - 1), MAX_RETRY)
-    log.info("event delivery failed, will retry", extra=_fields(event))
-    return "retried"
-
-
-def signed_headers(webhook_id: str, now: datetime, body: str) -> dict[str, str]:
-    """Standard Webhooks headers, signed by every EVENTS_SECRET (several while rotating)."""
-    signatures = [Webhook(secret).sign(webhook_id, now, body) for secret in _secrets()]
-    return {
-        "Content-Type": "application/json",
-        "webhook-id": webhook_id,
-        "webhook-timestamp": str(int(now.timestamp())),
-        "webhook-signature": " ".join(signatures),
-    }
-
-
-def _secrets() -> tuple[str, ...]:
-    return current_app.config["EVENTS_SECRETS"]  # type: ignore[no-any-return]
-
-
 def failed_events() -> list[OutboxEvent]:
     """Events that will not be sent again (undelivered for three days, or refused with 410)."""
     return _with_status(FAILED, GONE)
@@ -180,12 +74,19 @@ def _with_status(*statuses: str) -> list[OutboxEvent]:
 
 
 def outbox_counts() -> tuple[dict[tuple[str, str], int], datetime | None]:
-    """Events by (type, status), and when the oldest pending one was written."""
-    counts = db.session.execute(
-        select(OutboxEvent.type, OutboxEvent.status, func.count()).group_by(
-            OutboxEvent.type, OutboxEvent.status
-        )
-    ).all()
+    """Events by (type, status), and when the oldest pending one was written.
+
+    Never a scan of the outbox: settled events are counted in outbox_totals, and only the
+    pending ones are read (through their index). One statement, so one snapshot: a delivery
+    meanwhile is counted once, and the totals never go down.
+    """
+    settled = select(OutboxTotal.type, OutboxTotal.status, OutboxTotal.total)
+    pending = (
+        select(OutboxEvent.type, literal(PENDING), func.count())
+        .where(OutboxEvent.status == PENDING)
+        .group_by(OutboxEvent.type)
+    )
+    counts = db.session.execute(union_all(settled, pending)).all()
     oldest = db.session.execute(
         select(func.min(OutboxEvent.created_at)).where(OutboxEvent.status == PENDING)
     ).scalar_one()
@@ -193,13 +94,36 @@ def outbox_counts() -> tuple[dict[tuple[str, str], int], datetime | None]:
     return {(type_, status): count for type_, status, count in counts}, oldest
 
 
-def _fields(event: OutboxEvent) -> dict[str, dict[str, object]]:
-    return {
-        "fields": {
-            "webhookId": event.webhook_id,
-            "type": event.type,
-            "integrationId": event.integration_id,
-            "attempts": event.attempts,
-            "error": event.last_error,
-        }
-    }
+def forget_sent_account(integration_id: int) -> None:
+    """A data deletion removed this integration: its events already sent (or given up) stop
+    naming the account now; the others, the deletion's own among them, once that one has
+    been sent (forget_account_through). With EVENTS_URL unset nothing sends them: all now."""
+    of_integration = select(OutboxEvent).where(OutboxEvent.integration_id == integration_id)
+    if current_app.config["EVENTS_URL"]:
+        of_integration = of_integration.where(OutboxEvent.status != PENDING)
+    _forget_account(of_integration)
+
+
+def forget_account_through(event: OutboxEvent) -> None:
+    """A data deletion's own event was sent (or given up): no event of its integration, up to
+    it, names the account any more. A later id is a new integration (SQLite reuses ids)."""
+    _forget_account(
+        select(OutboxEvent).where(
+            OutboxEvent.integration_id == event.integration_id, OutboxEvent.id <= event.id
+        )
+    )
+
+
+def is_data_deletion(event: OutboxEvent) -> bool:
+    return event.type == DISCONNECTED and json.loads(event.body)["data"]["reason"] == DATA_DELETION
+
+
+def _forget_account(events: Select[OutboxEvent]) -> None:
+    """The bodies keep the rest of the contract's object; its accountId and accountName are null."""
+    for event in db.session.execute(events).scalars():
+        body = json.loads(event.body)
+        integration = body["data"]["integration"]
+        if integration["accountId"] is None and integration["accountName"] is None:
+            continue
+        integration["accountId"] = integration["accountName"] = None
+        event.body = json.dumps(body, separators=(",", ":"))

@@ -43,6 +43,7 @@ def delete_on_request(
     provider: str, account_id: str, request_digest: str, now: datetime
 ) -> DeletionRequest:
     """Delete this provider account's integrations and tokens for every creator; record it.
+    Their events in the outbox stop naming the account (events.forget_sent_account).
 
     A redelivery of the same signed request gets the first request's record back.
     """
@@ -55,7 +56,8 @@ def delete_on_request(
         rows = of_provider_account(provider, account_id)
         for row in rows:
             db.session.add(Notice(user_id=row.user_id, key=REMOVED_AT_REQUEST, provider=provider))
-            record_event(row, events.DISCONNECTED, "data_deletion", now)
+            record_event(row, events.DISCONNECTED, events.DATA_DELETION, now)
+            events.forget_sent_account(row.id)
             db.session.delete(row)
         record = DeletionRequest(
             confirmation_code=secrets.token_hex(10),

@@ -16,7 +16,7 @@ from ..database import read, run_with_retry
 from ..errors import FAILED_TO_FETCH, not_found
 from ..extensions import db
 from ..metrics import MARKED_DEAD
-from ..models import Integration
+from ..models import Integration, User
 from ..providers import REGISTRY, Grant, TokenSet
 from ..providers.clients import invalid_provider
 from .status import DEAD_REASONS, STATUS_COLUMNS, IntegrationStatus, contract_json, to_status
@@ -49,15 +49,22 @@ def find(user_id: int, provider: str, account_id: str, *, for_update: bool) -> I
 
 
 def of_provider_account(provider: str, account_id: str) -> list[Integration]:
-    """Every creator's integration of one provider account, locked: what a provider names."""
+    """Every creator's integration of one provider account, locked: what a provider names.
+
+    In the one lock order of every transaction that locks both (save_account's too): the
+    creators' `users` rows first, by id, then their integrations, by id. The other order
+    deadlocked against a reconnect of the same account. A creator whose connect of the account
+    commits between the two statements is not locked first; should that creator reconnect at
+    once, PostgreSQL breaks the deadlock and run_with_retry runs the work again.
+    """
     if not account_id or "\x00" in account_id:
         return []
-    statement = (
-        select(Integration)
-        .where(Integration.provider == provider, Integration.account_id == account_id)
-        .order_by(Integration.id)
-        .with_for_update()
-    )
+    of_account = (Integration.provider == provider, Integration.account_id == account_id)
+    creators = select(Integration.user_id).where(*of_account)
+    db.session.execute(
+        select(User.id).where(User.id.in_(creators)).order_by(User.id).with_for_update()
+    ).all()
+    statement = select(Integration).where(*of_account).order_by(Integration.id).with_for_update()
     return list(db.session.execute(statement).scalars())
 
 

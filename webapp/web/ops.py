@@ -42,7 +42,8 @@ def metrics() -> Response:
 
 class OutboxCollector(Collector):
     """The platform's events as the outbox holds them: true whichever process wrote or sent
-    them (web workers, cron jobs), read when scraped. Rows are kept, so totals only grow."""
+    them (web workers, cron jobs), read when scraped (events.outbox_counts, which reads the
+    kept totals and the pending events, never the whole outbox). Totals only grow."""
 
     def collect(self) -> Iterator[Metric]:
         if not current_app.config["EVENTS_URL"]:

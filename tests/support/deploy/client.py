@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import ssl
 from dataclasses import dataclass
 from email.message import Message
@@ -47,6 +48,20 @@ def request(
         return Reply(response.status, response.headers, response.read())
     finally:
         conn.close()
+
+
+def raw_request(port: int, data: bytes, tls: ssl.SSLContext | None = None) -> Reply:
+    """Send these bytes as they are (a request no HTTP client would write) and read the answer."""
+    sock = socket.create_connection((HOST, port), timeout=10)
+    try:
+        if tls is not None:
+            sock = tls.wrap_socket(sock, server_hostname=HOST)
+        sock.sendall(data)
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        return Reply(response.status, response.headers, response.read())
+    finally:
+        sock.close()
 
 
 def session_cookie(token: str, padding: int = 0) -> dict[str, str]:
