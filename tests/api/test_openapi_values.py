@@ -24,7 +24,7 @@ import webapp
 from webapp.errors import ApiError
 from webapp.identity import SESSION_COOKIES
 from webapp.integrations.fields import ACCOUNT_ID, API_KEY, api_key_fields
-from webapp.integrations.revocations import COMPLETED
+from webapp.integrations.revocations import DELETION_STATUSES
 from webapp.integrations.status import EXPIRED_REASONS, status_at
 from webapp.models import Integration
 from webapp.providers import ALL_PROVIDERS, OAUTH_PROVIDERS
@@ -366,4 +366,4 @@ def test_deletion_statuses_are_those_the_service_records(document):
     result = document["components"]["schemas"]["DeletionStatusResult"]["properties"]["data"]
     request = result["properties"]["deletionRequest"]["properties"]
 
-    assert request["status"]["enum"] == [COMPLETED]
+    assert request["status"]["enum"] == list(DELETION_STATUSES)
