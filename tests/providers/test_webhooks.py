@@ -260,7 +260,8 @@ def tiktok_forgeries(standins) -> dict[str, tuple[bytes, str | None]]:
         "missing": (body, None),
         "malformed": (body, "t=now,s=" + "0" * 64),
         "stale": (body, tiktok_signature(body, secret, time.time() - 301)),
-        "future": (body, tiktok_signature(body, secret, time.time() + 301)),
+        # Two seconds past the limit: signatures name whole seconds, so +301 could round to 300.
+        "future": (body, tiktok_signature(body, secret, time.time() + 302)),
         "altered": (altered, tiktok_signature(body, secret)),
     }
 
@@ -275,7 +276,7 @@ def meta_forgeries(standins) -> dict[str, str | None]:
         "missing": None,
         "malformed": "not-a-signed-request",
         "stale": meta_signed_request(meta_payload(account, time.time() - 301), secret),
-        "future": meta_signed_request(meta_payload(account, time.time() + 301), secret),
+        "future": meta_signed_request(meta_payload(account, time.time() + 302), secret),
         "altered": f"{signature}.{meta_payload(account, extra='x')}",
         "other-algorithm": meta_signed_request(meta_payload(account, algorithm="none"), secret),
     }
