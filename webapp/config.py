@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,11 +16,15 @@ from urllib.parse import urlsplit
 from cryptography.fernet import Fernet
 from limits import parse_many
 
-from .providers import OAUTH, REGISTRY, ProviderSettings
+from .providers import OAUTH, REGISTRY, Provider, ProviderSettings
 
 DB_FAULT_BUDGET_S = 1.8  # leaves room for the rest of the request within the contract's 2 s
 # Reddit throttles generic agents; its format is <platform>:<app id>:<version> (by /u/<user>).
 DEFAULT_USER_AGENT = "web:creator-integrations:1.0 (by /u/creator-platform)"
+# Reddit's API rules: the agent names the account responsible (usernames: 3-20 letters,
+# digits, _ or -). In production the default, which names no account of yours, is refused.
+NAMED_ACCOUNT = re.compile(r".*\(by /?u/[A-Za-z0-9_-]{3,20}\)\s*")
+API_VERSION = re.compile(r"v\d{1,3}\.\d{1,2}")
 APP_ENVS = ("production", "development", "test")
 SESSION_STRATEGIES = ("database", "jwt")
 RATELIMIT_STRATEGIES = ("fixed-window", "moving-window", "sliding-window-counter")
@@ -80,7 +85,10 @@ def _read(environ: Mapping[str, str], instance_path: str) -> dict[str, Any]:
         "TRUSTED_PROXY_COUNT": _non_negative_int(environ, "TRUSTED_PROXY_COUNT", 0),
         "PUBLIC_BASE_URL": _public_base_url(environ, app_env),
         "ALLOWED_ORIGINS": _origins(environ),
-        "PROVIDERS": _providers(environ),
+        "PROVIDERS": _providers(environ, app_env),
+        # Meta's signed requests are checked with the Instagram app secret, and with this one
+        # when set: which of the two signs Instagram-Login callbacks is not documented.
+        "META_APP_SECRET": environ.get("META_APP_SECRET") or None,
         "PROVIDER_TIMEOUT": (
             _positive_int(environ, "PROVIDER_CONNECT_TIMEOUT_MS", 2000) / 1000,
             _positive_int(environ, "PROVIDER_READ_TIMEOUT_MS", 5000) / 1000,
@@ -133,7 +141,7 @@ def _origins(environ: Mapping[str, str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
-def _providers(environ: Mapping[str, str]) -> dict[str, ProviderSettings]:
+def _providers(environ: Mapping[str, str], app_env: str) -> dict[str, ProviderSettings]:
     """Client settings of each OAuth provider whose credentials are set."""
     configured = {}
     for name, provider in REGISTRY.items():
@@ -150,9 +158,35 @@ def _providers(environ: Mapping[str, str]) -> dict[str, ProviderSettings]:
             client_id=client_id,
             client_secret=client_secret,
             base_url=_optional_url(environ, f"{prefix}_BASE_URL"),
-            user_agent=environ.get(f"{prefix}_USER_AGENT") or DEFAULT_USER_AGENT,
+            user_agent=_user_agent(environ, provider, app_env),
+            api_version=_api_version(environ, prefix, provider.api_version),
         )
     return configured
+
+
+def _user_agent(environ: Mapping[str, str], provider: Provider, app_env: str) -> str:
+    name = f"{provider.settings_prefix}_USER_AGENT"
+    agent = environ.get(name) or DEFAULT_USER_AGENT
+    if (
+        provider.agent_names_account
+        and app_env == "production"
+        and (agent == DEFAULT_USER_AGENT or not NAMED_ACCOUNT.fullmatch(agent))
+    ):
+        raise ConfigError(
+            f"{name} is required in production and must name your {provider.display_name} "
+            "account, e.g. 'web:creator-integrations:1.0 (by /u/your_username)'"
+        )
+    return agent
+
+
+def _api_version(environ: Mapping[str, str], prefix: str, default: str | None) -> str | None:
+    if default is None:  # the provider does not version its paths
+        return None
+    name = f"{prefix}_GRAPH_VERSION"
+    value = environ.get(name) or default
+    if not API_VERSION.fullmatch(value):
+        raise ConfigError(f"{name} must be a Graph API version such as {default} (got {value!r})")
+    return value
 
 
 def database_url(url: str) -> str:

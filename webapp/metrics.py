@@ -48,8 +48,8 @@ EXPIRED_SEEN = Counter(
 MARKED_DEAD = Counter(
     "integrations_marked_dead_total",
     "Integrations marked expired (each new reason once), by provider, reason (expired, "
-    "refresh_failed, access_revoked, provider_removed) and the path that learnt it "
-    "(refresh, refresh_due, verify, webhook).",
+    "refresh_failed, access_revoked, provider_removed, renewal_interrupted) and the path "
+    "that learnt it (refresh, refresh_due, verify, webhook).",
     ["provider", "reason", "via"],
 )
 CLIENT_REJECTED = Counter(

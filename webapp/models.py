@@ -73,10 +73,36 @@ class Integration(Base):
     # what came of it: within that window the same answer is given without the provider.
     forced_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     forced_outcome: Mapped[str | None] = mapped_column(String(16))
+    # When the provider issued the current access token (connect, refresh): Instagram renews
+    # only a token a day old. None before revision 20261201_0006.
+    token_obtained_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # When the refresh token stops working (TikTok's refresh_expires_in); None: until revoked.
+    refresh_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # When a token request of this grant went out and no answer came back: the provider may
+    # have rotated the refresh token meanwhile. Cleared by the next answered one.
+    renewal_unanswered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         UtcDateTime, nullable=False, default=utcnow, onupdate=utcnow
     )
+
+
+class AccountAlias(Base):
+    """Another id a provider gave for an integration's account (Instagram names one account
+    three ways); a provider's callback may name the account by any of them."""
+
+    __tablename__ = "account_aliases"
+    __table_args__ = (
+        UniqueConstraint("integration_id", "alias"),
+        Index("ix_account_aliases_provider_alias", "provider", "alias"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    integration_id: Mapped[int] = mapped_column(
+        ForeignKey("integrations.id", ondelete="CASCADE"), nullable=False
+    )
+    provider: Mapped[str] = mapped_column(String(32), nullable=False)
+    alias: Mapped[str] = mapped_column(String(255), nullable=False)
 
 
 class OAuthState(Base):

@@ -6,7 +6,7 @@ are found through ix_outbox_events_status_next_attempt_at. Seeded from the rows 
 stop `deliver-events` while upgrading, or a delivery in between goes uncounted.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-01
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

@@ -201,6 +201,7 @@ def test_query_error_is_not_retried(app, client, add_user, db_session_cookie, db
     add_user(1, [{"provider": "reddit", "account_id": "r", "account_name": "u/r"}])
     client.set_cookie(COOKIE, db_session_cookie(1))
     with app.app_context():
+        db.session.execute(text("DROP TABLE account_aliases"))  # it refers to integrations
         db.session.execute(text("DROP TABLE integrations"))
         db.session.commit()
 

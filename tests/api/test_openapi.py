@@ -508,6 +508,7 @@ def test_database_failures_are_documented_500s(app_and_session_token, standins, 
     client.set_cookie(COOKIE, token)
     with app.app_context():
         db.session.execute(text("DROP TABLE oauth_states"))
+        db.session.execute(text("DROP TABLE account_aliases"))  # it refers to integrations
         db.session.execute(text("DROP TABLE integrations"))
         db.session.execute(text("DROP TABLE deletion_requests"))
         db.session.commit()

@@ -24,7 +24,7 @@ import webapp
 from webapp.errors import ApiError
 from webapp.identity import SESSION_COOKIES
 from webapp.integrations.fields import ACCOUNT_ID, API_KEY, api_key_fields
-from webapp.integrations.revocations import COMPLETED
+from webapp.integrations.revocations import DELETION_STATUSES
 from webapp.integrations.status import EXPIRED_REASONS, status_at
 from webapp.models import Integration
 from webapp.providers import ALL_PROVIDERS, OAUTH_PROVIDERS
@@ -357,6 +357,12 @@ def test_timestamp_pattern_is_the_format_the_service_writes(document):
         assert iso_z(datetime.fromisoformat(written)) == written
 
 
+def test_the_reasons_a_backend_is_given_are_the_services(document):
+    enum = document["components"]["schemas"]["ExpiredReason"]["enum"]
+
+    assert enum == list(EXPIRED_REASONS)
+
+
 def test_status_enum_is_the_statuses_the_service_gives(document):
     enum = document["components"]["schemas"]["Integration"]["properties"]["status"]["enum"]
     given = {status_at(reason) for reason in (None, *EXPIRED_REASONS)}
@@ -380,4 +386,4 @@ def test_deletion_statuses_are_those_the_service_records(document):
     result = document["components"]["schemas"]["DeletionStatusResult"]["properties"]["data"]
     request = result["properties"]["deletionRequest"]["properties"]
 
-    assert request["status"]["enum"] == [COMPLETED]
+    assert request["status"]["enum"] == list(DELETION_STATUSES)

@@ -243,7 +243,20 @@ def test_forcing_an_instagram_token_it_cannot_renew_asks_instagram_whether_it_wo
 
     assert response.status_code == 409
     assert response.get_json()["error"]["reason"] == "expired"
-    assert [r.path for r in standins.instagram.requests] == ["/me"]
+    assert [r.path.rsplit("/", 1)[-1] for r in standins.instagram.requests] == ["me"]
+
+
+def test_forcing_an_instagram_token_of_the_day_checks_it_and_renews_nothing(
+    signed_in_client, provider_app, standins, key
+):
+    row = connected(signed_in_client, provider_app, "instagram")  # Instagram renews at a day old
+    standins.instagram.clear_requests()
+
+    response = credentials(provider_app.test_client(), key, row.id, forceRefresh="true")
+
+    assert response.status_code == 200
+    assert response.get_json()["data"]["accessToken"] == row.access_token
+    assert [r.path.rsplit("/", 1)[-1] for r in standins.instagram.requests] == ["me"]
 
 
 def test_an_onlyfans_key_is_read_as_it_is(provider_app, signed_in_client, key):

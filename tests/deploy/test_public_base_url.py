@@ -12,6 +12,7 @@ from webapp.extensions import db
 from webapp.models import OAuthState
 
 from ..ops.test_config import GOOD
+from ..support.app import PRODUCTION_REDDIT_AGENT
 
 PUBLIC = "https://integrations.example.com"
 
@@ -37,7 +38,12 @@ def test_development_and_tests_still_use_the_request_host(app_env):
 
 @pytest.fixture
 def production(make_app, standins, add_user, db_session_cookie):
-    app = make_app(APP_ENV="production", PUBLIC_BASE_URL=PUBLIC, **standins.settings())
+    app = make_app(
+        APP_ENV="production",
+        PUBLIC_BASE_URL=PUBLIC,
+        REDDIT_USER_AGENT=PRODUCTION_REDDIT_AGENT,
+        **standins.settings(),
+    )
     add_user(1)
     return app, db_session_cookie(1)
 

@@ -12,31 +12,26 @@ from webapp.timeutil import utcnow
 from ..support.app import connect_via_oauth
 from ..support.grants import (
     CLIENT_REJECTED,
+    a_day_old,
     every_row,
+    every_row_except,
     marked_dead,
     metric,
+    refresh,
+    run_refresh_due,
     set_ago,
     status_of,
     stored,
 )
 
-# The dead-grant answer each provider gives a refresh once the creator removed the app.
-DEAD_ON_REFRESH = {"tiktok": "invalid_grant", "reddit": "invalid_grant", "instagram": "oauth_190"}
+# The dead-grant answer each provider gives a refresh once the creator removed the app
+# (Reddit's: HTTP 400 {"error": 400}, as prawcore recorded it).
+DEAD_ON_REFRESH = {"tiktok": "invalid_grant", "reddit": "refused_400", "instagram": "oauth_190"}
 TOKEN_PATHS = {
     "tiktok": "/v2/oauth/token/",
     "reddit": "/api/v1/access_token",
     "instagram": "/refresh_access_token",
 }
-
-
-def refresh(client, provider: str, account_id: str):
-    return client.post(f"/api/integrations/refresh/{provider}/{account_id}")
-
-
-def run_refresh_due(app) -> str:
-    result = app.test_cli_runner().invoke(args=["integrations", "refresh-due"])
-    assert result.exit_code == 0, result.output
-    return result.output.strip()
 
 
 def in_future(timestamp: str) -> bool:
@@ -49,6 +44,7 @@ def test_refresh_meeting_a_revoked_grant_makes_it_read_expired_at_once(
 ):
     connect_via_oauth(signed_in_client, provider)
     assert status_of(signed_in_client, provider)["status"] == "connected"
+    a_day_old(provider_app, standins, provider)  # Instagram would not renew a newer token
     standins[provider].revoke_all()
     counted = marked_dead(signed_in_client, provider, "access_revoked", "refresh")
 
@@ -64,6 +60,29 @@ def test_refresh_meeting_a_revoked_grant_makes_it_read_expired_at_once(
         DEAD_ON_REFRESH[provider],
     )
     assert marked_dead(signed_in_client, provider, "access_revoked", "refresh") == counted + 1
+
+
+@pytest.mark.parametrize(
+    ("refused", "detail"), [("recorded", "refused_400"), ("source", "refused_invalid_request")]
+)
+def test_reddit_refusing_a_refresh_grant_with_either_documented_body_is_a_dead_grant(
+    signed_in_client, standins, provider_app, refused, detail
+):
+    connect_via_oauth(signed_in_client, "reddit")
+    standins.reddit.refused_refresh = refused
+    standins.reddit.revoke_all()
+
+    response = refresh(signed_in_client, "reddit", standins.reddit.account_id)
+    again = refresh(signed_in_client, "reddit", standins.reddit.account_id)
+
+    assert (response.status_code, again.status_code) == (409, 409)  # not a 502, every time
+    assert [c.status for c in standins.reddit.requests_to("/api/v1/access_token")][-2:] == [
+        400,
+        400,
+    ]
+    row = stored(provider_app, "reddit")
+    assert (row["expired_reason"], row["expired_detail"]) == ("access_revoked", detail)
+    assert status_of(signed_in_client, "reddit")["status"] == "expired"
 
 
 def test_instagram_past_its_expiry_reads_expired_without_calling_instagram(
@@ -223,15 +242,20 @@ def test_an_unavailable_provider_during_refresh_changes_nothing(
     signed_in_client, standins, provider_app, provider, fault
 ):
     connect_via_oauth(signed_in_client, provider)
-    before = every_row(provider_app, "integrations")
+    before = every_row_except(provider_app, "integrations", "renewal_unanswered_at")
+    shown = status_of(signed_in_client, provider)
     inject(standins[provider], TOKEN_PATHS[provider], fault)
 
     response = refresh(signed_in_client, provider, standins[provider].account_id)
 
     assert response.status_code == 502
     assert response.get_json()["error"]["code"] == "PROVIDER_UNAVAILABLE"
-    assert every_row(provider_app, "integrations") == before
-    assert status_of(signed_in_client, provider)["status"] == "connected"
+    # Only that a token POST went unanswered is remembered (a rotation may be lost), and
+    # nothing the creator or the platform sees changes: not even updatedAt.
+    unanswered = stored(provider_app, provider)["renewal_unanswered_at"]
+    assert (unanswered is not None) == (fault in ("hang", "reset"))
+    assert every_row_except(provider_app, "integrations", "renewal_unanswered_at") == before
+    assert status_of(signed_in_client, provider) == shown
 
 
 @pytest.mark.parametrize("fault", ["503", "429", "reset"])
@@ -259,6 +283,7 @@ def test_reconnecting_a_dead_grant_reads_connected_again_with_the_same_id(
 ):
     connect_via_oauth(signed_in_client, provider)
     first = status_of(signed_in_client, provider)
+    a_day_old(provider_app, standins, provider)
     standins[provider].revoke_all()
     assert refresh(signed_in_client, provider, standins[provider].account_id).status_code == 409
     assert status_of(signed_in_client, provider)["status"] == "expired"

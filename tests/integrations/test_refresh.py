@@ -17,6 +17,7 @@ from webapp.models import Integration
 from webapp.timeutil import utcnow
 
 from ..support.app import TEST_DATABASE_URL, connect_via_oauth
+from ..support.grants import a_day_old
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -121,6 +122,7 @@ def test_expired_instagram_token_needs_reconnecting(signed_in_client, standins, 
 
 def test_instagram_refresh_uses_ig_refresh_token(signed_in_client, standins, provider_app):
     connect_via_oauth(signed_in_client, "instagram")
+    a_day_old(provider_app, standins)
     old = row(provider_app, "instagram").access_token
 
     response = refresh(signed_in_client, "instagram", standins.instagram.account_id)
@@ -274,6 +276,7 @@ def test_refresh_due_refreshes_what_expires_soon_and_leaves_the_rest(
 ):
     for provider in ("tiktok", "reddit", "instagram"):
         connect_via_oauth(signed_in_client, provider)
+    a_day_old(provider_app, standins)  # Instagram renews a token once it is a day old
     set_expiry(provider_app, "tiktok", timedelta(minutes=10))
     set_expiry(provider_app, "reddit", timedelta(hours=2))
     set_expiry(provider_app, "instagram", timedelta(days=30))

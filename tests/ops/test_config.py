@@ -194,3 +194,71 @@ def test_gunicorn_refuses_to_boot_on_a_bad_events_secret_with_a_one_line_reason(
     assert result.stderr.strip().splitlines() == [
         "configuration error: EVENTS_SECRET secret 1 must be whsec_ and base64 of 16 or more bytes"
     ]
+
+
+# Provider settings that the providers' own rules decide -----------------------------------------
+
+REDDIT = GOOD | {"REDDIT_CLIENT_ID": "reddit-app", "REDDIT_CLIENT_SECRET": "reddit-secret"}
+
+
+@pytest.mark.parametrize(
+    "agent",
+    [
+        None,  # the default, which names no account of this deployment's
+        "web:creator-integrations:1.0 (by /u/creator-platform)",
+        "python-requests/2.32",
+        "web:creator-integrations:1.0",
+        "web:creator-integrations:1.0 (by /u/x)",  # no Reddit username is that short
+    ],
+    ids=["unset", "the-default", "generic", "no-account", "not-a-username"],
+)
+def test_production_with_reddit_needs_a_user_agent_naming_a_reddit_account(agent):
+    env = REDDIT | ({"REDDIT_USER_AGENT": agent} if agent else {})
+
+    message = start_error(env)
+
+    assert "REDDIT_USER_AGENT" in message and "/u/" in message
+
+
+def test_a_reddit_user_agent_naming_an_account_is_used():
+    agent = "web:com.example.creators:2.1 (by /u/example_ops)"
+
+    app = create_app(REDDIT | {"REDDIT_USER_AGENT": agent})
+
+    assert app.config["PROVIDERS"]["reddit"].user_agent == agent
+
+
+@pytest.mark.parametrize("app_env", ["development", "test"])
+def test_outside_production_the_default_reddit_user_agent_is_fine(app_env, tmp_path):
+    env = REDDIT | {"APP_ENV": app_env}
+
+    app = create_app(env | {"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"})
+
+    assert "(by /u/" in app.config["PROVIDERS"]["reddit"].user_agent
+
+
+def test_production_without_reddit_needs_no_reddit_user_agent():
+    assert "reddit" not in create_app(GOOD).config["PROVIDERS"]
+
+
+INSTAGRAM = GOOD | {"INSTAGRAM_CLIENT_ID": "ig-app", "INSTAGRAM_CLIENT_SECRET": "ig-secret"}
+
+
+def test_instagram_calls_a_current_graph_version_unless_pinned_otherwise():
+    default = create_app(INSTAGRAM).config["PROVIDERS"]["instagram"]
+    pinned = create_app(INSTAGRAM | {"INSTAGRAM_GRAPH_VERSION": "v24.0"})
+
+    assert default.api_version == "v26.0"
+    assert pinned.config["PROVIDERS"]["instagram"].api_version == "v24.0"
+
+
+@pytest.mark.parametrize("version", ["26.0", "v26", "latest", "v26.0/"])
+def test_a_malformed_instagram_graph_version_stops_naming_it(version):
+    assert "INSTAGRAM_GRAPH_VERSION" in start_error(
+        INSTAGRAM | {"INSTAGRAM_GRAPH_VERSION": version}
+    )
+
+
+def test_meta_app_secret_is_read_when_set():
+    assert create_app(GOOD).config["META_APP_SECRET"] is None
+    assert create_app(GOOD | {"META_APP_SECRET": "m" * 32}).config["META_APP_SECRET"] == "m" * 32

@@ -13,7 +13,7 @@ from webapp.models import Integration
 from webapp.timeutil import utcnow
 from webapp.web.messages import relative_expiry
 
-HX = {"HX-Request": "true"}
+from ..support.page import HX, csrf
 
 
 @pytest.fixture
@@ -46,11 +46,6 @@ def client_with_cards(app, client, add_user, db_session_cookie):
     )
     client.set_cookie("next-auth.session-token", db_session_cookie(1))
     return client
-
-
-def csrf(client) -> str:
-    page = client.get("/integrations").get_data(as_text=True)
-    return re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
 
 
 def count(app) -> int:

@@ -21,8 +21,8 @@ from webapp.timeutil import utcnow
 from webapp.web.messages import expired_why
 
 from ..support.app import connect_via_oauth
+from ..support.page import HX, card, csrf
 
-HX = {"HX-Request": "true"}
 SUMMARY = re.compile(r'<div id="attention"[^>]*>(.*?)</div>', re.S)
 
 
@@ -53,23 +53,10 @@ def connected_row(provider: str, account_id: str) -> dict:
     }
 
 
-def card(html: str, account_name: str) -> str:
-    """The card (its `<li>`) of the account of this name, as served."""
-    name = re.escape(f'<span class="account-name">{account_name}</span>')
-    found = re.search(rf'<li id="integration-\d+"(?:(?!</li>).)*?{name}.*?</li>', html, re.S)
-    assert found, f"no card for {account_name}"
-    return found[0]
-
-
 def summary(html: str) -> str:
     """The words of the attention summary, tags and spacing dropped."""
     [inner] = SUMMARY.findall(html)
     return " ".join(re.sub(r"<[^>]+>", " ", inner).split())
-
-
-def csrf(client) -> str:
-    page = client.get("/integrations").get_data(as_text=True)
-    return re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
 
 
 def count(app) -> int:
@@ -301,7 +288,7 @@ def test_removed_at_request_shows_once_on_the_next_full_load(
         "/api/webhooks/instagram/data-deletion",
         data={
             "signed_request": meta_signed_request(
-                standins.instagram.client_secret, standins.instagram.account_id
+                standins.instagram.client_secret, standins.instagram.app_scoped_id
             )
         },
     )

@@ -9,8 +9,10 @@ from sqlalchemy import select
 from tests.standins import authorize_redirect
 from webapp.extensions import db
 from webapp.models import Integration
+from webapp.providers import REGISTRY
 
 from ..support.app import connect_via_oauth
+from ..support.grants import a_day_old
 
 TIKTOK_TOKEN = "/v2/oauth/token/"
 REDDIT_TOKEN = "/api/v1/access_token"
@@ -48,8 +50,11 @@ def test_code_exchange_is_not_resent_after_a_read_timeout(
     assert stored(provider_app, "tiktok") == []
 
 
-def test_a_get_is_resent_after_a_read_timeout(signed_in_client, standins, provider_waits):
+def test_a_get_is_resent_after_a_read_timeout(
+    signed_in_client, standins, provider_app, provider_waits
+):
     connect_via_oauth(signed_in_client, "instagram")
+    a_day_old(provider_app, standins)
     standins.instagram.hang_next(INSTAGRAM_REFRESH, 5)
 
     response = refresh(signed_in_client, "instagram", standins.instagram.account_id)
@@ -101,6 +106,7 @@ def test_retry_logs_name_the_path_never_the_query_or_a_token(
     signed_in_client, standins, provider_app, logs
 ):
     connect_via_oauth(signed_in_client, "instagram")
+    a_day_old(provider_app, standins)
     [row] = stored(provider_app, "instagram")
     standins.instagram.fail_next(INSTAGRAM_REFRESH, 503, times=3)
 
@@ -108,7 +114,8 @@ def test_retry_logs_name_the_path_never_the_query_or_a_token(
 
     lines = provider_lines(logs)
     assert [line["level"] for line in lines] == ["info", "info", "warning"]
-    assert {urlsplit(line["url"]).path for line in lines} == {INSTAGRAM_REFRESH}
+    version = REGISTRY["instagram"].api_version
+    assert {urlsplit(line["url"]).path for line in lines} == {f"/{version}{INSTAGRAM_REFRESH}"}
     for line in lines:
         assert "?" not in line["url"]
         assert row.access_token not in line["_raw"]

@@ -114,7 +114,9 @@ def test_instagram_code_gives_short_lived_token_and_numeric_user_id(standins: Pr
 
     assert location.endswith("#_")  # Instagram's documented suffix
     assert answer.status == 200
-    assert answer.json["user_id"] == 17841400000000042  # a JSON number beyond 2**53
+    # The Instagram-scoped id, a JSON number beyond 2**53: not /me's user_id.
+    assert answer.json["user_id"] == 27012345678901234
+    assert str(answer.json["user_id"]) == standins.instagram.instagram_scoped_id
     assert answer.json["permissions"] == [
         "instagram_business_basic",
         "instagram_business_content_publish",
@@ -128,7 +130,7 @@ def test_instagram_documented_data_array_shape_keeps_user_id_a_string(
 ):
     standins.instagram.code_response_shape = "data"
     answer = instagram_code_exchange(standins)
-    assert answer.json["data"][0]["user_id"] == standins.instagram.account_id
+    assert answer.json["data"][0]["user_id"] == standins.instagram.instagram_scoped_id
     assert answer.json["data"][0]["access_token"].startswith("IGAA")
 
 
@@ -164,6 +166,7 @@ def test_instagram_long_lived_token_refreshes_itself_and_reads_the_account(
 ):
     ig = standins.instagram
     long_lived = instagram_long_lived(standins)
+    ig.advance(24 * 3600)
     refreshed = instagram_refresh(standins, long_lived)
     by_query = call(
         "GET",
@@ -200,12 +203,34 @@ def test_instagram_dead_token_gets_oauth_exception_190(standins: ProviderStandIn
         assert "Session has expired" in refresh.json["error"]["message"]
 
 
-def test_instagram_24_hour_rule_can_be_switched_on(standins: ProviderStandIns):
-    standins.instagram.refresh_min_age = 24 * 3600
+def test_instagram_refuses_to_refresh_a_token_under_24_hours_old(standins: ProviderStandIns):
     long_lived = instagram_long_lived(standins)
-    assert instagram_refresh(standins, long_lived).status == 400
-    standins.instagram.advance(24 * 3600 + 1)
-    assert instagram_refresh(standins, long_lived).status == 200
+
+    young = instagram_refresh(standins, long_lived)
+    standins.instagram.advance(24 * 3600 - 60)
+    still_young = instagram_refresh(standins, long_lived)
+    standins.instagram.advance(61)
+    old_enough = instagram_refresh(standins, long_lived)
+
+    for refused in (young, still_young):
+        assert refused.status == 400
+        error = refused.json["error"]
+        assert (error["code"], error["type"]) == (100, "IGApiException") and error["fbtrace_id"]
+    assert old_enough.status == 200
+
+
+def test_instagram_names_one_account_with_three_different_ids(standins: ProviderStandIns):
+    ig = standins.instagram
+    exchanged = instagram_code_exchange(standins).json
+    me = call(
+        "GET",
+        f"{ig.base_url}/v26.0/me",
+        query={"fields": "user_id,username", "access_token": exchanged["access_token"]},
+    ).json
+
+    ids = {str(exchanged["user_id"]), me["user_id"], me["id"]}
+    assert ids == {ig.instagram_scoped_id, ig.account_id, ig.app_scoped_id}
+    assert len(ids) == 3
 
 
 # TikTok -------------------------------------------------------------------------------------
@@ -231,6 +256,12 @@ def tiktok_tokens(standins: ProviderStandIns) -> dict[str, Any]:
 
 def tiktok_refresh(standins: ProviderStandIns, refresh_token: str) -> Answer:
     return tiktok_token(standins, grant_type="refresh_token", refresh_token=refresh_token)
+
+
+def tiktok_revoke(standins: ProviderStandIns, access_token: str) -> Answer:
+    tt = standins.tiktok
+    form = {"client_key": tt.client_id, "client_secret": tt.client_secret, "token": access_token}
+    return call("POST", f"{tt.base_url}/v2/oauth/revoke/", form=form)
 
 
 def test_tiktok_code_flow_sends_client_key_and_answers_documented_fields(
@@ -304,15 +335,7 @@ def test_tiktok_user_info_then_revoke_ends_every_token(standins: ProviderStandIn
     fields = {"fields": "open_id,display_name"}
 
     info = call("GET", info_url, query=fields, headers=bearer)
-    revoke = call(
-        "POST",
-        f"{tt.base_url}/v2/oauth/revoke/",
-        form={
-            "client_key": tt.client_id,
-            "client_secret": tt.client_secret,
-            "token": tokens["access_token"],
-        },
-    )
+    revoke = tiktok_revoke(standins, tokens["access_token"])
     after = call("GET", info_url, query=fields, headers=bearer)
 
     assert info.json["data"]["user"] == {"open_id": tt.account_id, "display_name": tt.account_name}
@@ -320,6 +343,17 @@ def test_tiktok_user_info_then_revoke_ends_every_token(standins: ProviderStandIn
     assert (revoke.status, revoke.json) == (200, {})
     assert after.status == 401 and after.json["error"]["code"] == "access_token_invalid"
     assert tiktok_refresh(standins, tokens["refresh_token"]).json["error"] == "invalid_grant"
+
+
+def test_tiktok_revoke_with_an_expired_access_token_revokes_nothing(standins: ProviderStandIns):
+    tt = standins.tiktok
+    tokens = tiktok_tokens(standins)
+    tt.expire_access_tokens()
+
+    revoke = tiktok_revoke(standins, tokens["access_token"])
+
+    assert revoke.status == 400 and revoke.json["error"] == "invalid_request"
+    assert tt.token_state(tokens["refresh_token"]) == "valid"  # still connected at TikTok
 
 
 # Reddit -------------------------------------------------------------------------------------
@@ -370,7 +404,9 @@ def test_reddit_permanent_grant_refreshes_without_rotation(standins: ProviderSta
 
     assert (tokens["token_type"], tokens["expires_in"]) == ("bearer", 3600)
     assert tokens["scope"] == "identity read submit"
-    assert all(a.status == 200 and "refresh_token" not in a.json for a in refreshed)
+    # Since 2021 a refresh answer repeats the refresh token (it does not rotate).
+    assert all(a.status == 200 for a in refreshed)
+    assert [a.json["refresh_token"] for a in refreshed] == [tokens["refresh_token"]] * 2
     assert (me.json["id"], me.json["name"]) == (rd.account_id, rd.account_name)
     sent = rd.requests_to("/api/v1/access_token")[0]
     assert sent.basic_auth == (rd.client_id, rd.client_secret) and sent.user_agent == AGENT
@@ -380,7 +416,9 @@ def test_reddit_temporary_grant_has_no_refresh_token(standins: ProviderStandIns)
     assert "refresh_token" not in reddit_tokens(standins, duration="temporary")
 
 
-def test_reddit_revoked_refresh_token_gets_invalid_grant(standins: ProviderStandIns):
+def test_reddit_revoked_refresh_token_gets_400_and_revocation_answers_200(
+    standins: ProviderStandIns,
+):
     rd = standins.reddit
     tokens = reddit_tokens(standins)
     revoke = call(
@@ -398,9 +436,22 @@ def test_reddit_revoked_refresh_token_gets_invalid_grant(standins: ProviderStand
         headers={"Authorization": f"Bearer {tokens['access_token']}"},
     )
 
-    assert revoke.status == 204
-    assert (refresh.status, refresh.json) == (400, {"error": "invalid_grant"})
+    assert (revoke.status, revoke.body) == (200, b"")
+    assert (refresh.status, refresh.json) == (400, {"error": 400})  # as recorded by prawcore
     assert me.status == 401
+    standins.reddit.refused_refresh = "source"  # as reddit-archive/reddit's source answers
+    again = reddit_token(
+        standins, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    )
+    assert (again.status, again.json) == (400, {"error": "invalid_request"})
+
+
+def test_reddit_bad_code_gets_http_200_invalid_grant(standins: ProviderStandIns):
+    form = {"grant_type": "authorization_code", "code": "not-a-code", "redirect_uri": CALLBACK}
+
+    answer = reddit_token(standins, form)
+
+    assert (answer.status, answer.json) == (200, {"error": "invalid_grant"})
 
 
 def test_reddit_me_reports_the_quota_and_refuses_calls_beyond_it_until_the_window_ends(
@@ -422,15 +473,17 @@ def test_reddit_me_reports_the_quota_and_refuses_calls_beyond_it_until_the_windo
     assert later.status == 200 and later.headers["X-Ratelimit-Remaining"] == "1.0"
 
 
-def test_reddit_switches_repeat_refresh_token_and_error_status(standins: ProviderStandIns):
-    standins.reddit.refresh_includes_refresh_token = True
-    standins.reddit.token_error_status = 200
-    tokens = reddit_tokens(standins)
-    form = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
-    assert reddit_token(standins, form).json["refresh_token"] == tokens["refresh_token"]
-    standins.reddit.revoke_all()
-    dead = reddit_token(standins, form)
-    assert (dead.status, dead.json) == (200, {"error": "invalid_grant"})
+def test_reddit_429_over_quota_says_when_the_quota_returns(standins: ProviderStandIns):
+    rd = standins.reddit
+    bearer = {"Authorization": f"bearer {reddit_tokens(standins)['access_token']}"}
+    rd.set_quota(1, 90)
+
+    call("GET", f"{rd.base_url}/api/v1/me", headers=bearer)
+    refused = call("GET", f"{rd.base_url}/api/v1/me", headers=bearer)
+
+    assert refused.status == 429
+    assert refused.headers["Retry-After"] == refused.headers["X-Ratelimit-Reset"] in ("89", "90")
+    assert refused.headers["X-Ratelimit-Remaining"] == "0.0"
 
 
 # Every provider's authorize page ------------------------------------------------------------

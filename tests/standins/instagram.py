@@ -1,5 +1,12 @@
 """Instagram API with Instagram Login: www.instagram.com, api.instagram.com and
-graph.instagram.com on one server (the service swaps only scheme and host)."""
+graph.instagram.com on one server (the service swaps only scheme and host).
+
+Sources: Meta's Business Login for Instagram page (developers.facebook.com/docs/
+instagram-platform/instagram-api-with-instagram-login/business-login), its Refresh Access Token
+and Me references (.../instagram-platform/reference/refresh_access_token, .../reference/me),
+and the Graph API's Handling Errors guide (developers.facebook.com/docs/graph-api/guides/
+error-handling) for the error shape and codes.
+"""
 
 from __future__ import annotations
 
@@ -29,7 +36,13 @@ class InstagramStandIn(ProviderStandIn):
     name = "instagram"
     default_client_id = "778899001122334"
     default_client_secret = "instagram-standin-secret"
-    default_account_id = "17841400000000042"  # above 2**53, as real ids are: keep them strings
+    # Three ids name one account, and they differ: /me's `user_id` (the professional account
+    # id, what the service shows), the code exchange's `user_id` ("Instagram-scoped", Business
+    # Login page) and /me's `id` (app-scoped: what Meta's deletion-callback page says a signed
+    # request carries). All above 2**53, as real ids are: keep them strings.
+    default_account_id = "17841400000000042"
+    default_instagram_scoped_id = "27012345678901234"
+    default_app_scoped_id = "9912345678901234567"
     default_account_name = "creator_account"
     authorize_path = "/oauth/authorize"
     default_scope = "instagram_business_basic,instagram_business_content_publish"
@@ -41,8 +54,10 @@ class InstagramStandIn(ProviderStandIn):
         # answered (needs a numeric account_id); "data": {"data": [{..., user_id: "<string>"}]},
         # as the documentation shows.
         self.code_response_shape: Literal["top_level", "data"] = "top_level"
-        # The documented rule that a token must be 24 h old to refresh; 0 switches it off.
-        self.refresh_min_age: float = 0.0
+        self.instagram_scoped_id = self.default_instagram_scoped_id
+        self.app_scoped_id = self.default_app_scoped_id
+        # The Refresh Access Token reference: a long-lived token "at least 24 hours old".
+        self.refresh_min_age: float = 24 * 3600
 
     def routes(self) -> dict[tuple[str, str], Route]:
         return {
@@ -86,13 +101,13 @@ class InstagramStandIn(ProviderStandIn):
         if self.code_response_shape == "data":
             entry = {
                 "access_token": token.value,
-                "user_id": self.account_id,
+                "user_id": self.instagram_scoped_id,
                 "permissions": ",".join(permissions),
             }
             return json_response(200, {"data": [entry]})
         payload = {
             "access_token": token.value,
-            "user_id": int(self.account_id),
+            "user_id": int(self.instagram_scoped_id),
             "permissions": permissions,
         }
         return json_response(200, payload)
@@ -102,6 +117,8 @@ class InstagramStandIn(ProviderStandIn):
         if query.get("grant_type") != "ig_exchange_token":
             return _oauth_error("Unsupported grant_type", code=100)
         if query.get("client_secret") != self.client_secret:
+            # Code 1 with this message: the Graph API's answer to a call that sent a wrong
+            # secret (the only calls that can get it).
             return _oauth_error("Error validating client secret.", code=1)
         token, state = self.ledger.lookup(query.get("access_token", ""), "access")
         if token is None or state != "valid" or token.variant != "short":
@@ -116,8 +133,12 @@ class InstagramStandIn(ProviderStandIn):
         if token is None or state != "valid" or token.variant != "long":
             return self._token_error(token, state if state != "valid" else "unknown")
         if self.ledger.now() - token.issued_at < self.refresh_min_age:
-            # Wording and code are our approximation; the documented rule is the 24 h age.
-            return _oauth_error("The access token must be at least 24 hours old", code=100)
+            # Meta documents the rule, not its answer. This message is what the endpoint was
+            # reported answering a refresh it would not do (stevenschobert/instafeed.js#654,
+            # 2025-01-28); the code and type are the Graph API's for an unsupported request.
+            return _oauth_error(
+                "Unsupported request - method type: get", code=100, type_="IGApiException"
+            )
         return self._long_lived_answer(token.grant, token.scope)
 
     def _long_lived_answer(self, grant: int, scope: str) -> Response:
@@ -137,15 +158,16 @@ class InstagramStandIn(ProviderStandIn):
         if state != "valid":
             return self._token_error(token, state)
         profile = {
-            "id": self.account_id,
+            "id": self.app_scoped_id,
             "user_id": self.account_id,
             "username": self.account_name,
             "name": self.account_name,
             "account_type": "BUSINESS",
         }
         fields = [f for f in request.query.get("fields", "id").split(",") if f]
+        # The Graph API always answers a node's `id`, asked for or not.
         return json_response(
-            200, {"id": self.account_id} | {f: profile[f] for f in fields if f in profile}
+            200, {"id": self.app_scoped_id} | {f: profile[f] for f in fields if f in profile}
         )
 
     def _token_error(self, token: IssuedToken | None, state: TokenState) -> Response:
@@ -163,8 +185,11 @@ class InstagramStandIn(ProviderStandIn):
         return _oauth_error("Invalid OAuth access token - Cannot parse access token", code=190)
 
 
-def _oauth_error(message: str, *, code: int, subcode: int | None = None) -> Response:
-    error: dict[str, Any] = {"message": message, "type": "OAuthException", "code": code}
+def _oauth_error(
+    message: str, *, code: int, subcode: int | None = None, type_: str = "OAuthException"
+) -> Response:
+    """The Graph API's error shape (Handling Errors guide)."""
+    error: dict[str, Any] = {"message": message, "type": type_, "code": code}
     if subcode is not None:
         error["error_subcode"] = subcode
     error["fbtrace_id"] = fbtrace_id()
@@ -172,7 +197,8 @@ def _oauth_error(message: str, *, code: int, subcode: int | None = None) -> Resp
 
 
 def _api_error(message: str) -> Response:
-    """api.instagram.com's own error shape (code exchange), unlike the Graph API's."""
+    """api.instagram.com's own error shape (code exchange), unlike the Graph API's: as the
+    Business Login page shows it for a code that does not match."""
     return json_response(
         400, {"error_type": "OAuthException", "code": 400, "error_message": message}
     )

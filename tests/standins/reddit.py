@@ -1,16 +1,29 @@
 """Reddit OAuth2: HTTP Basic client auth, permanent refresh tokens that do not rotate, and a
-throttle on generic User-Agents (www.reddit.com and oauth.reddit.com on one server)."""
+throttle on generic User-Agents (www.reddit.com and oauth.reddit.com on one server).
+
+Each answer is Reddit's own, from two sources: exchanges recorded from the real API in
+praw-dev/prawcore's test cassettes (tests/integration/cassettes/, named below), and Reddit's
+source, reddit-archive/reddit r2/r2/controllers/oauth2.py (OAuth2AccessController).
+"""
 
 from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from typing import Any, Literal
 
 from .base import ProviderStandIn, Route
 from .wire import RecordedRequest, Response, json_response
 
 ACCESS_LIFETIME = 3600
+# A refresh grant Reddit refuses (the refresh token revoked, unknown or another client's).
+REFUSED_REFRESH: dict[str, dict[str, Any]] = {
+    # Recorded: TestAuthorizer.test_refresh__with_invalid_token.json, HTTP 400.
+    "recorded": {"error": 400},
+    # The source: _access_token_refresh adds an error and sets response.status = 400;
+    # _check_for_errors words it {"error": "invalid_request"}.
+    "source": {"error": "invalid_request"},
+}
 GENERIC_AGENT = re.compile(
     r"^\s*(python-requests|python-urllib|python-httpx|httpx|aiohttp|curl|wget|go-http-client"
     r"|okhttp|java|axios|node-fetch|undici|libwww-perl|ruby|guzzle|postmanruntime)\b",
@@ -19,7 +32,7 @@ GENERIC_AGENT = re.compile(
 
 
 class RedditStandIn(ProviderStandIn):
-    """Refresh answers carry no new refresh token; revocation is RFC 7009 (204)."""
+    """Refresh answers repeat the refresh token (since 2021); revocation answers 200."""
 
     name = "reddit"
     default_client_id = "StandInRedditClient22"
@@ -34,10 +47,8 @@ class RedditStandIn(ProviderStandIn):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        # Newer answers to a refresh have been seen repeating the same refresh_token.
-        self.refresh_includes_refresh_token = False
-        # prawcore notes Reddit answering token errors with 200 {"error": ...}; set 200 for that.
-        self.token_error_status = 400
+        # Which of Reddit's two documented bodies a refused refresh grant gets (REFUSED_REFRESH).
+        self.refused_refresh: Literal["recorded", "source"] = "recorded"
         self.throttled: list[RecordedRequest] = []  # requests refused for a generic User-Agent
         self.set_quota(100, 600.0)
 
@@ -80,6 +91,7 @@ class RedditStandIn(ProviderStandIn):
 
     def _access_token(self, request: RecordedRequest) -> Response:
         if request.basic_auth != (self.client_id, self.client_secret):
+            # The source's _get_client_auth: abort(401) with this challenge, before any grant.
             return _unauthorized('Basic realm="reddit"')
         form = request.form
         grant_type = form.get("grant_type")
@@ -87,12 +99,15 @@ class RedditStandIn(ProviderStandIn):
             return self._exchange_code(form)
         if grant_type == "refresh_token":
             return self._refresh(form)
-        return self._grant_error("unsupported_grant_type")
+        # The source answers an unknown grant_type through api_wrapper, with HTTP 200.
+        return json_response(200, {"error": "unsupported_grant_type"})
 
     def _exchange_code(self, form: dict[str, str]) -> Response:
         code, _ = self.ledger.redeem(form.get("code", ""), form.get("redirect_uri", ""))
         if code is None:
-            return self._grant_error("invalid_grant")
+            # HTTP 200: TestAuthorizer.test_authorize__with_invalid_code.json, and the source's
+            # _make_token_dict(None) returned through api_wrapper with no status set.
+            return json_response(200, {"error": "invalid_grant"})
         grant = self.ledger.new_grant()
         payload = self._access_answer(grant, code.scope)
         if code.params.get("duration") == "permanent":
@@ -103,10 +118,11 @@ class RedditStandIn(ProviderStandIn):
     def _refresh(self, form: dict[str, str]) -> Response:
         old, state = self.ledger.lookup(form.get("refresh_token", ""), "refresh")
         if old is None or state != "valid":
-            return self._grant_error("invalid_grant")
+            return json_response(400, REFUSED_REFRESH[self.refused_refresh])
         payload = self._access_answer(old.grant, old.scope)
-        if self.refresh_includes_refresh_token:
-            payload["refresh_token"] = old.value
+        # Since 2021 the answer repeats the refresh token: TestAuthorizer.test_refresh.json
+        # (recorded 2021-02-22); it does not rotate.
+        payload["refresh_token"] = old.value
         return json_response(200, payload)
 
     def _access_answer(self, grant: int, scope: str) -> dict[str, Any]:
@@ -127,19 +143,26 @@ class RedditStandIn(ProviderStandIn):
             self.ledger.revoke_grant(token.grant)  # and every access token it issued
         elif token is not None:
             token.revoked = True  # an access token alone
-        return Response(204)
+        # 200 with an empty body since 2021 (the source's 204 before):
+        # TestAuthorizer.test_revoke__refresh_token_with_access_set.json, recorded 2021-06-07.
+        return Response(200, b"", {"Content-Type": "application/json; charset=UTF-8"})
 
     def _me(self, request: RecordedRequest) -> Response:
         now = self.ledger.now()
         if now >= self._window_ends:
             self._window_ends, self._used = now + self.quota_window, 0
         if self._used >= self.quota:
+            # Retry-After as recorded on a 429 (TestSession.test_request__too__many_requests__
+            # with_retry_headers.json); X-Ratelimit-* as Reddit's API wiki says every answer has.
             limited = self._ratelimit_headers(now)
+            limited["Retry-After"] = limited["X-Ratelimit-Reset"]
             return json_response(429, {"message": "Too Many Requests", "error": 429}, limited)
         self._used += 1
         limits = self._ratelimit_headers(now)
         token, state = self.ledger.lookup(request.bearer or "", "access")
         if token is None or state != "valid":
+            # TestSession.test_request__with_invalid_access_token__retry.json: 401, this body
+            # and challenge; prawcore then fetches a new token and retries.
             return _unauthorized('Bearer realm="reddit", error="invalid_token"')
         if not {"identity", "*"} & set(re.split(r"[\s,]+", token.scope)):
             return json_response(403, {"message": "Forbidden", "error": 403})
@@ -159,9 +182,6 @@ class RedditStandIn(ProviderStandIn):
             "X-Ratelimit-Remaining": f"{float(self.quota - self._used):.1f}",  # Reddit: "99.0"
             "X-Ratelimit-Reset": str(math.ceil(self._window_ends - now)),
         }
-
-    def _grant_error(self, error: str) -> Response:
-        return json_response(self.token_error_status, {"error": error})
 
 
 def _unauthorized(challenge: str) -> Response:

@@ -1,4 +1,10 @@
-"""TikTok Login Kit v2: `client_key`, optional PKCE, rotating refresh tokens, revocation."""
+"""TikTok Login Kit v2: `client_key`, optional PKCE, rotating refresh tokens, revocation.
+
+Sources: TikTok for Developers, "Manage User Access Tokens" (developers.tiktok.com/doc/
+oauth-user-access-token-management: the token answer, lifetimes, rotation), "Revoke a User
+Access Token" (.../docs/en/oauth-revoke-a-user-access-token), the OAuth and API v2 error pages
+(.../doc/oauth-error-handling, .../doc/tiktok-api-v2-error-handling).
+"""
 
 from __future__ import annotations
 
@@ -92,6 +98,7 @@ class TikTokStandIn(ProviderStandIn):
     def _refresh(self, form: dict[str, str]) -> Response:
         old, state = self.ledger.lookup(form.get("refresh_token", ""), "refresh")
         if old is None or state != "valid":
+            # OAuth error page: invalid_grant for a refresh token "invalid, expired, revoked".
             return self._error("invalid_grant", "Refresh token is invalid or expired.")
         access = self._issue_access(old.grant, old.scope)
         if self.refresh_token_mode == "rotate":
@@ -131,6 +138,7 @@ class TikTokStandIn(ProviderStandIn):
     def _user_info(self, request: RecordedRequest) -> Response:
         token, state = self.ledger.lookup(request.bearer or "", "access")
         if token is None or state != "valid":
+            # API v2 error page: 401 access_token_invalid, "Please refresh the token and retry."
             message = "The access token is invalid or not found in the request."
             return _api_error(401, "access_token_invalid", message)
         if "user.info.basic" not in token.scope.split(","):
@@ -153,10 +161,13 @@ class TikTokStandIn(ProviderStandIn):
         form = request.form
         if not self._client_ok(form):
             return self._error("invalid_client", "Client key or secret is incorrect.")
-        token = self.ledger.tokens.get(form.get("token", ""))
-        if token is not None:
-            self.ledger.revoke_grant(token.grant)  # disconnects the app: every token of the grant
-        return json_response(200, {})
+        token, state = self.ledger.lookup(form.get("token", ""), "access")
+        if token is None or state != "valid":
+            # The revoke page takes "the user access token to revoke"; a dead one revokes
+            # nothing. Its error body is not shown there: this is the OAuth error struct.
+            return self._error("invalid_request", "The access token is invalid or expired.")
+        self.ledger.revoke_grant(token.grant)  # disconnects the app: every token of the grant
+        return json_response(200, {})  # "A successful request returns an empty response body"
 
     def _client_ok(self, form: dict[str, str]) -> bool:
         return (form.get("client_key"), form.get("client_secret")) == (

@@ -24,6 +24,9 @@ TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
 SECRET = "test-nextauth-secret-0123456789abcdef"
 ENCRYPTION_KEY = Fernet.generate_key().decode()
 
+# Production refuses Reddit without an agent naming the account responsible (Reddit's API rules).
+PRODUCTION_REDDIT_AGENT = "web:creator-integrations:1.0 (by /u/creator_platform_ops)"
+
 BACKENDS = ["sqlite"] + (["postgresql"] if TEST_DATABASE_URL else [])
 LIMIT_STORAGES = ["memory"] + (["redis"] if TEST_REDIS_URL else [])
 

@@ -19,6 +19,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, text
 
 from tests.standins import ProviderStandIn
+from tests.standins.instagram import InstagramStandIn
 from webapp.extensions import db
 from webapp.models import OutboxEvent
 from webapp.timeutil import utcnow
@@ -116,18 +117,19 @@ def tiktok_removed(client: FlaskClient, tiktok: ProviderStandIn, reason: int = 1
     return client.post("/api/webhooks/tiktok", data=body, headers=headers)
 
 
-def meta_callback(client: FlaskClient, instagram: ProviderStandIn, path: str) -> Any:
+def meta_callback(client: FlaskClient, instagram: InstagramStandIn, path: str) -> Any:
     """Meta's deauthorize or data deletion callback, a signed_request for the account."""
     signed, _ = meta_signed_request(instagram)
     return client.post(f"/api/webhooks/instagram/{path}", data={"signed_request": signed})
 
 
-def meta_signed_request(instagram: ProviderStandIn) -> tuple[str, str]:
-    """A signed_request naming the stand-in's account, and the SHA-256 that names the request."""
+def meta_signed_request(instagram: InstagramStandIn) -> tuple[str, str]:
+    """A signed_request naming the stand-in's account by its app-scoped id, as Meta does, and
+    the SHA-256 that names the request."""
     payload = {
         "algorithm": "HMAC-SHA256",
         "issued_at": int(time.time()),
-        "user_id": instagram.account_id,
+        "user_id": instagram.app_scoped_id,
     }
     encoded = _b64url(json.dumps(payload).encode())
     signature = hmac.new(instagram.client_secret.encode(), encoded.encode(), hashlib.sha256)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import text, update
+from sqlalchemy import text
 
 from webapp.extensions import db
-from webapp.models import Integration
 from webapp.timeutil import utcnow
 
 # The contract's integration object, in its order: nothing may be added to it.
@@ -27,8 +26,21 @@ CONTRACT_KEYS = [
 CLIENT_REJECTED = "integrations_provider_client_rejected_total"
 HEALTH_COLUMNS = (
     "id, user_id, provider, account_id, expired_reason, expired_detail, expired_marked_at, "
-    "refresh_failures, last_refresh_error, next_refresh_at, verified_at, expires_at"
+    "refresh_failures, last_refresh_error, next_refresh_at, verified_at, expires_at, "
+    "token_obtained_at, refresh_expires_at, renewal_unanswered_at"
 )
+
+
+def refresh(client: FlaskClient, provider: str, account_id: str) -> Any:
+    """POST /api/integrations/refresh/<provider>/<accountId>."""
+    return client.post(f"/api/integrations/refresh/{provider}/{account_id}")
+
+
+def run_refresh_due(app: Flask, *args: str) -> str:
+    """`flask integrations refresh-due`, its one line of output."""
+    result = app.test_cli_runner().invoke(args=["integrations", "refresh-due", *args])
+    assert result.exit_code == 0, result.output
+    return str(result.output).strip()
 
 
 def integrations(client: FlaskClient) -> list[dict[str, Any]]:
@@ -47,6 +59,14 @@ def status_of(client: FlaskClient, provider: str) -> dict[str, Any]:
     """The creator's one integration of `provider`, as the contract shows it."""
     [item] = [item for item in integrations(client) if item["provider"] == provider]
     return item
+
+
+def moment(value: Any) -> Any:
+    """A timestamp read with plain SQL as an aware UTC datetime (SQLite hands back text)."""
+    if not isinstance(value, str):
+        return value
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def stored(app: Flask, provider: str, user_id: int = 1) -> dict[str, Any]:
@@ -68,15 +88,29 @@ def every_row(app: Flask, table: str) -> list[tuple[Any, ...]]:
     return rows
 
 
+def every_row_except(app: Flask, table: str, *left_out: str) -> list[dict[str, Any]]:
+    """A whole table in id order, as every_row, with the named columns left out."""
+    with app.app_context():
+        rows = db.session.execute(text(f"SELECT * FROM {table} ORDER BY id")).mappings().all()
+        db.session.rollback()
+    return [{k: v for k, v in row.items() if k not in left_out} for row in rows]
+
+
 def set_ago(app: Flask, provider: str, column: str, ago: timedelta) -> None:
     """Set a timestamp column of every `provider` integration to `ago` before now."""
     with app.app_context():
         db.session.execute(
-            update(Integration)
-            .where(Integration.provider == provider)
-            .values({column: utcnow() - ago})
+            text(f"UPDATE integrations SET {column} = :at WHERE provider = :provider"),
+            {"at": utcnow() - ago, "provider": provider},
         )
         db.session.commit()
+
+
+def a_day_old(app: Flask, standins: Any, provider: str = "instagram") -> None:
+    """Age the stored token and the provider's clock by a day: Instagram renews only tokens at
+    least 24 hours old."""
+    set_ago(app, provider, "token_obtained_at", timedelta(hours=25))
+    standins[provider].advance(25 * 3600)
 
 
 def metric(client: FlaskClient, name: str, **labels: str) -> float:

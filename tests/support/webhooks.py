@@ -10,8 +10,14 @@ import json
 import time
 from typing import Any
 
+from flask import Flask
 from flask.testing import FlaskClient
 
+from .grants import every_row
+
+PUBLIC = "https://integrations.example.com"  # the service's PUBLIC_BASE_URL in these tests
+# What a callback may change: "nothing changed" compares these tables, row by row.
+STATE_TABLES = ("integrations", "deletion_requests", "notices", "account_aliases")
 TIKTOK = "/api/webhooks/tiktok"
 DEAUTHORIZE = "/api/webhooks/instagram/deauthorize"
 DELETION = "/api/webhooks/instagram/data-deletion"
@@ -61,6 +67,14 @@ def post_meta(client: FlaskClient, path: str, signed_request: str | None) -> Any
     return client.post(path, data=form)
 
 
-def signed_for_instagram(standins, **fields: Any) -> str:
+def signed_for_instagram(standins, user_id: str | None = None, **fields: Any) -> str:
+    """Meta's signed_request for the stand-in's account, naming it as Meta's data deletion
+    callback page says it does: by its app-scoped id (/me's `id`) unless told otherwise."""
     ig = standins.instagram
-    return meta_signed_request(meta_payload(ig.account_id, **fields), ig.client_secret)
+    payload = meta_payload(user_id or ig.app_scoped_id, **fields)
+    return meta_signed_request(payload, ig.client_secret)
+
+
+def state(app: Flask) -> list[list[tuple[Any, ...]]]:
+    """Every table a callback may change, as stored."""
+    return [every_row(app, table) for table in STATE_TABLES]

@@ -32,6 +32,7 @@ from ..providers import (
     REGISTRY,
     Account,
     ClientRejected,
+    Grant,
     ProviderError,
     ProviderUnavailable,
     ReauthRequired,
@@ -41,11 +42,21 @@ from . import oauth
 from .fields import api_key_fields
 from .refresh import refresh_row
 from .status import IntegrationStatus, to_status
-from .store import apply_tokens, find, list_for_user, mark_working, owned, record_event
+from .store import (
+    apply_tokens,
+    find,
+    grant_of,
+    keep_aliases,
+    list_for_user,
+    mark_working,
+    owned,
+    record_event,
+)
 
 __all__ = [
     "Connected",
     "IntegrationStatus",
+    "Renewed",
     "SignIn",
     "complete_connection",
     "connect",
@@ -73,6 +84,15 @@ class SignIn:
     """The creator must approve access at the provider first: send them to `url`."""
 
     url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Renewed:
+    """Refreshed in place; `fresh` when the token was too new to renew and was left as it is
+    (Instagram renews a token only once it is a day old)."""
+
+    item: IntegrationStatus
+    fresh: bool = False
 
 
 def connect(
@@ -111,25 +131,43 @@ def complete_connection(
             user_id, provider, account, now, lambda row: apply_tokens(row, tokens, now)
         )
     except ApiError:  # not stored (the cap, the session gone): the grant must not linger
-        _revoke(provider, tokens.access_token, tokens.refresh_token)
+        _revoke(provider, Grant(tokens.access_token, tokens.refresh_token, None), now)
         raise
     return saved.item
 
 
 def reconnect(
     user_id: int, provider: str, account_id: str, redirect_uri: str, now: datetime
-) -> IntegrationStatus | SignIn:
-    """Refresh first; when the grant is dead, send the creator through OAuth again."""
+) -> Renewed | SignIn:
+    """Refresh first; unless the provider is only unavailable (or refuses our own client),
+    a refresh that does not work sends the creator through OAuth again."""
     try:
-        return refresh_now(user_id, provider, account_id, now)
-    except ApiError as err:
-        if err.code != "REAUTH_REQUIRED":
-            raise
+        return _renew(user_id, provider, account_id, now)
+    except ClientRejected:
+        raise _client_rejected()
+    except ProviderUnavailable as err:
+        raise provider_unavailable(err.retry_after)
+    except ProviderError:  # dead, or an answer we do not know: a new authorization helps
+        pass
     return SignIn(oauth.start(user_id, provider, redirect_uri, now))
 
 
 def refresh_now(user_id: int, provider: str, account_id: str, now: datetime) -> IntegrationStatus:
     """Refresh one integration with the provider's refresh grant, holding its row lock."""
+    try:
+        return _renew(user_id, provider, account_id, now).item
+    except ReauthRequired:
+        raise reauth_required()
+    except ClientRejected:
+        raise _client_rejected()
+    except ProviderUnavailable as err:
+        raise provider_unavailable(err.retry_after)
+    except ProviderError:
+        raise provider_unavailable(60)
+
+
+def _renew(user_id: int, provider: str, account_id: str, now: datetime) -> Renewed:
+    """Refresh under the row lock and commit what was learnt; provider errors propagate."""
     row = owned(
         user_id,
         provider,
@@ -139,23 +177,22 @@ def refresh_now(user_id: int, provider: str, account_id: str, now: datetime) -> 
     )
     if REGISTRY[provider].kind == providers.API_KEY:
         db.session.rollback()
-        return to_status(row, now)  # an API key has no expiry and nothing to refresh
+        return Renewed(to_status(row, now))  # an API key has no expiry and nothing to refresh
     try:
-        refresh_row(row, oauth_client(provider), now, via="refresh")
-    except ReauthRequired:
-        db.session.commit()  # it reads expired from now on, with why
-        raise reauth_required()
+        renewed = refresh_row(row, oauth_client(provider), now, via="refresh")
     except ClientRejected:
         db.session.rollback()
-        raise ApiError("INTERNAL_ERROR", "Failed to refresh integration", 500, retry_after=60)
-    except ProviderUnavailable as err:
-        db.session.rollback()
-        raise provider_unavailable(err.retry_after)
+        raise
     except ProviderError:
-        db.session.rollback()
-        raise provider_unavailable(60)
+        db.session.commit()  # why it is dead, or that a renewal went unanswered
+        raise
     db.session.commit()
-    return to_status(row, now)
+    return Renewed(to_status(row, now), fresh=not renewed)
+
+
+def _client_rejected() -> ApiError:
+    """Our own client settings are wrong: the operator's to fix, not the creator's."""
+    return ApiError("INTERNAL_ERROR", "Failed to refresh integration", 500, retry_after=60)
 
 
 def disconnect(user_id: int, provider: str, account_id: str, now: datetime) -> None:
@@ -171,7 +208,7 @@ def disconnect(user_id: int, provider: str, account_id: str, now: datetime) -> N
         for_update=True,
         failure_message="Failed to disconnect integration",
     )
-    _revoke(provider, row.access_token, row.refresh_token)
+    _revoke(provider, grant_of(row), now)
     record_event(row, events.DISCONNECTED, "creator", now)
     db.session.delete(row)
     db.session.commit()
@@ -217,6 +254,7 @@ def save_account(
         mark_working(row, now)
         try:  # a concurrent connect of the same account shows when the row is flushed
             record_event(row, events.CONNECTED, "new" if created else "reconnected", now)
+            keep_aliases(row, account.aliases)
             db.session.commit()
         except IntegrityError:
             db.session.rollback()
@@ -228,13 +266,13 @@ def save_account(
     return run_with_retry(save, failure_message="Failed to save integration")
 
 
-def _revoke(provider: str, access_token: str | None, refresh_token: str | None) -> None:
+def _revoke(provider: str, grant: Grant, now: datetime) -> None:
     """Revoke at the provider where it can (best effort: a failure is logged, not raised)."""
     client = configured().get(provider)
     if client is None:
         return
     try:
-        client.revoke(access_token, refresh_token)
+        client.revoke(grant, now)
     except ProviderError as err:
         log.warning(
             "revocation failed",

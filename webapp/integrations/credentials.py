@@ -31,7 +31,7 @@ from ..providers import (
 )
 from ..providers.clients import oauth_client, report_rejected_client
 from .oauth import reconnect_url
-from .refresh import refresh_row
+from .refresh import refresh_row, too_new_to_renew
 from .status import ACCESS_REVOKED, EXPIRED
 from .store import grant_of, mark_expired
 
@@ -111,11 +111,10 @@ def _renewed(integration_id: int, now: datetime, force: bool) -> Credentials:
 def _renew(row: Integration, now: datetime, force: bool) -> Credentials:
     client = oauth_client(row.provider)
     try:
-        if force and not client.renewable(grant_of(row), now):
-            outcome = _check(row, client, now)
+        if force and (too_new_to_renew(row, now) or not client.renewable(grant_of(row), now)):
+            outcome = _check(row, client, now)  # the provider would not renew it now
         else:
-            refresh_row(row, client, now, via="credentials")
-            outcome = RENEWED
+            outcome = RENEWED if refresh_row(row, client, now, via="credentials") else CHECKED
     except ReauthRequired:
         _note_forced(row, now, force, None)
         dead = _dead(row.id, row.expired_reason or ACCESS_REVOKED)

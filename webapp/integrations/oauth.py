@@ -14,8 +14,8 @@ from sqlalchemy import delete, select
 from ..database import run_with_retry
 from ..extensions import db
 from ..models import OAuthState
-from ..providers import Account, ProviderError, ProviderUnavailable, TokenSet
-from ..providers.clients import oauth_client
+from ..providers import Account, ClientRejected, ProviderError, ProviderUnavailable, TokenSet
+from ..providers.clients import oauth_client, report_rejected_client
 
 STATE_LIFETIME = timedelta(minutes=10)
 log = logging.getLogger("webapp.oauth")
@@ -67,6 +67,9 @@ def finish(
         account = client.fetch_account(tokens)
     except ProviderUnavailable:
         raise ConnectFailed("provider_unavailable")
+    except ClientRejected as err:  # our own settings: the operator's to fix, not the creator's
+        report_rejected_client(provider, err, log)
+        raise ConnectFailed("unavailable")
     except ProviderError as err:
         log.warning(
             "connect failed at the provider",

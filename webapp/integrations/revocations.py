@@ -16,7 +16,9 @@ from ..models import DeletionRequest, Notice
 from .status import PROVIDER_REMOVED
 from .store import mark_expired, of_provider_account, record_event
 
-COMPLETED = "completed"
+COMPLETED = "completed"  # the account's integrations were deleted
+NOTHING_HELD = "nothing_held"  # no integration of that account was here: nothing was deleted
+DELETION_STATUSES = (COMPLETED, NOTHING_HELD)
 REMOVED_AT_REQUEST = "removed_at_request"  # the notice the page shows once (messages.py)
 
 
@@ -42,7 +44,8 @@ def provider_removed(
 def delete_on_request(
     provider: str, account_id: str, request_digest: str, now: datetime
 ) -> DeletionRequest:
-    """Delete this provider account's integrations and tokens for every creator; record it.
+    """Delete this provider account's integrations and tokens for every creator; record it,
+    honestly: a request that matched nothing says nothing was held, never that it deleted.
     Their events in the outbox stop naming the account (events.forget_sent_account).
 
     A redelivery of the same signed request gets the first request's record back.
@@ -63,7 +66,7 @@ def delete_on_request(
             confirmation_code=secrets.token_hex(10),
             request_hash=request_digest,
             provider=provider,
-            status=COMPLETED,
+            status=COMPLETED if rows else NOTHING_HELD,
             integrations_deleted=len(rows),
             requested_at=now,
             completed_at=now,

@@ -13,13 +13,16 @@ from ..models import Integration
 from ..timeutil import iso_z
 
 # Why an integration reads `expired`: its expiry passed (with failed refreshes, or none), or
-# the provider said the grant is dead (answering a call, or by its own webhook).
+# the provider said the grant is dead (answering a call, or by its own webhook), or it refused
+# the grant after a renewal whose answer never came (the rotated token was lost, not revoked).
 EXPIRED = "expired"
 REFRESH_FAILED = "refresh_failed"
 ACCESS_REVOKED = "access_revoked"
 PROVIDER_REMOVED = "provider_removed"
-EXPIRED_REASONS = (EXPIRED, REFRESH_FAILED, ACCESS_REVOKED, PROVIDER_REMOVED)
-DEAD_REASONS = (ACCESS_REVOKED, PROVIDER_REMOVED)  # only a new authorization helps
+RENEWAL_INTERRUPTED = "renewal_interrupted"
+EXPIRED_REASONS = (EXPIRED, REFRESH_FAILED, ACCESS_REVOKED, PROVIDER_REMOVED, RENEWAL_INTERRUPTED)
+# Only a new authorization helps.
+DEAD_REASONS = (ACCESS_REVOKED, PROVIDER_REMOVED, RENEWAL_INTERRUPTED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +39,7 @@ class IntegrationStatus:
     updated_at: datetime
     reason: str | None  # why it is expired (EXPIRED_REASONS); None while connected
     failed_refreshes: int
+    renew_by: datetime | None = None  # when its refresh token ends (TikTok): reconnect before
 
 
 def expired_because(
@@ -65,6 +69,7 @@ STATUS_COLUMNS = (
     Integration.updated_at,
     Integration.expired_reason,
     Integration.refresh_failures,
+    Integration.refresh_expires_at,
 )
 
 
@@ -80,6 +85,7 @@ class _StatusColumns(Protocol):
     updated_at: datetime
     expired_reason: str | None
     refresh_failures: int
+    refresh_expires_at: datetime | None
 
 
 def to_status(row: _StatusColumns, now: datetime) -> IntegrationStatus:
@@ -96,6 +102,7 @@ def to_status(row: _StatusColumns, now: datetime) -> IntegrationStatus:
         updated_at=row.updated_at,
         reason=reason,
         failed_refreshes=row.refresh_failures,
+        renew_by=row.refresh_expires_at,
     )
 
 

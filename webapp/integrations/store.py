@@ -9,14 +9,14 @@ import logging
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import ColumnElement, bindparam, select
+from sqlalchemy import ColumnElement, bindparam, or_, select, update
 
 from .. import events
 from ..database import read, run_with_retry
 from ..errors import FAILED_TO_FETCH, not_found
 from ..extensions import db
 from ..metrics import MARKED_DEAD
-from ..models import Integration, User
+from ..models import AccountAlias, Integration, User
 from ..providers import REGISTRY, Grant, TokenSet
 from ..providers.clients import invalid_provider
 from .status import DEAD_REASONS, STATUS_COLUMNS, IntegrationStatus, contract_json, to_status
@@ -49,7 +49,8 @@ def find(user_id: int, provider: str, account_id: str, *, for_update: bool) -> I
 
 
 def of_provider_account(provider: str, account_id: str) -> list[Integration]:
-    """Every creator's integration of one provider account, locked: what a provider names.
+    """Every creator's integration of one provider account, locked: what a provider names, by
+    the id the service shows or by any other id the provider gave for the account.
 
     In the one lock order of every transaction that locks both (save_account's too): the
     creators' `users` rows first, by id, then their integrations, by id. The other order
@@ -59,7 +60,13 @@ def of_provider_account(provider: str, account_id: str) -> list[Integration]:
     """
     if not account_id or "\x00" in account_id:
         return []
-    of_account = (Integration.provider == provider, Integration.account_id == account_id)
+    aliased = select(AccountAlias.integration_id).where(
+        AccountAlias.provider == provider, AccountAlias.alias == account_id
+    )
+    of_account = (
+        Integration.provider == provider,
+        or_(Integration.account_id == account_id, Integration.id.in_(aliased)),
+    )
     creators = select(Integration.user_id).where(*of_account)
     db.session.execute(
         select(User.id).where(User.id.in_(creators)).order_by(User.id).with_for_update()
@@ -76,6 +83,20 @@ def locked_if(integration_id: int, condition: ColumnElement[bool]) -> Integratio
         .where(Integration.id == integration_id, condition)
         .with_for_update(skip_locked=True)
     ).scalar_one_or_none()
+
+
+def keep_aliases(row: Integration, aliases: tuple[str, ...]) -> None:
+    """Remember every other id the provider gave for the row's account (flushed row)."""
+    if not aliases:
+        return
+    known = set(
+        db.session.execute(
+            select(AccountAlias.alias).where(AccountAlias.integration_id == row.id)
+        ).scalars()
+    )
+    for alias in dict.fromkeys(aliases):
+        if alias and alias != row.account_id and alias not in known and "\x00" not in alias:
+            db.session.add(AccountAlias(integration_id=row.id, provider=row.provider, alias=alias))
 
 
 def owned(
@@ -100,7 +121,7 @@ def record_event(row: Integration, type_: str, reason: str, now: datetime) -> No
 
 
 def grant_of(row: Integration) -> Grant:
-    return Grant(row.access_token, row.refresh_token, row.expires_at)
+    return Grant(row.access_token, row.refresh_token, row.expires_at, row.refresh_expires_at)
 
 
 def apply_tokens(row: Integration, tokens: TokenSet, now: datetime) -> None:
@@ -108,9 +129,28 @@ def apply_tokens(row: Integration, tokens: TokenSet, now: datetime) -> None:
     row.access_token = tokens.access_token
     if tokens.refresh_token:
         row.refresh_token = tokens.refresh_token
+    if tokens.refresh_expires_in is not None:
+        row.refresh_expires_at = now + timedelta(seconds=tokens.refresh_expires_in)
+    elif tokens.refresh_token:  # a new refresh token whose lifetime nobody stated
+        row.refresh_expires_at = None
     if tokens.scope:
         row.scope = tokens.scope
     row.expires_at = now + timedelta(seconds=tokens.expires_in) if tokens.expires_in else None
+    row.token_obtained_at = now
+    row.renewal_unanswered_at = None  # this request was answered
+
+
+def remember_unanswered_renewal(row: Integration, now: datetime) -> None:
+    """A token request of this grant went out unanswered: the provider may have rotated it.
+
+    Kept out of `updatedAt`: nothing the creator can see changed.
+    """
+    db.session.execute(
+        update(Integration)
+        .where(Integration.id == row.id)
+        .values(renewal_unanswered_at=now, updated_at=Integration.updated_at)
+        .execution_options(synchronize_session="fetch")
+    )
 
 
 def mark_working(row: Integration, now: datetime) -> bool:

@@ -1,8 +1,9 @@
 """`verify`: ask each provider whether stored grants still work, for providers whose
 revocations reach us by no webhook (Reddit), and as a backstop for the others.
 
-Each integration is checked under its row lock (SKIP LOCKED, as `refresh-due` does). Only a
-documented dead-token answer marks it expired; an unavailable provider changes nothing.
+Each integration is checked under its row lock (SKIP LOCKED, as `refresh-due` does). A token
+the provider refuses is refreshed once and checked again; only a refresh the provider refuses
+marks the grant dead. An unavailable provider changes nothing; one out of quota is waited for.
 """
 
 from __future__ import annotations
@@ -16,8 +17,16 @@ from sqlalchemy import ColumnElement, and_, or_, select
 
 from ..extensions import db
 from ..models import Integration
-from ..providers import Budget, ClientRejected, OAuthProvider, ProviderError, ReauthRequired
+from ..providers import (
+    Budget,
+    ClientRejected,
+    OAuthProvider,
+    ProviderError,
+    ProviderUnavailable,
+    ReauthRequired,
+)
 from ..providers.clients import configured, report_rejected_client
+from .refresh import with_fresh_token
 from .status import ACCESS_REVOKED
 from .store import locked_if, mark_expired
 
@@ -72,25 +81,38 @@ def verify_grants(
 
 
 def _check(row: Integration, client: OAuthProvider, now: datetime) -> tuple[str, Budget]:
-    assert row.access_token is not None
+    def identity_call(access_token: str) -> Budget:
+        try:
+            return client.verify(access_token)
+        except ClientRejected as err:  # a refresh reports its own refusal
+            report_rejected_client(row.provider, err, log)
+            raise
+
     try:
-        budget = client.verify(row.access_token)
+        budget = with_fresh_token(row, client, now, identity_call, via="verify")
     except ReauthRequired as dead:
-        mark_expired(row, ACCESS_REVOKED, now, via="verify", detail=dead.detail)
+        if row.expired_reason is None:  # else the refused refresh recorded why already
+            mark_expired(row, ACCESS_REVOKED, now, via="verify", detail=dead.detail)
         return "dead", Budget()
-    except ClientRejected as err:
-        report_rejected_client(row.provider, err, log)
+    except ClientRejected:  # reported where it was refused
         return "rejected", Budget()
-    except ProviderError as err:  # unavailable, throttled, or an answer we do not know
-        log.info(
-            "could not verify",
-            extra={
-                "fields": {"provider": row.provider, "integrationId": row.id, "error": str(err)}
-            },
-        )
+    except ProviderUnavailable as err:
+        _could_not_verify(row, err)
+        # Out of quota: the provider's next call waits for it (or this run stops calling it).
+        quota = Budget(remaining=0, reset_seconds=err.retry_after) if err.throttled else Budget()
+        return "unavailable", quota
+    except ProviderError as err:  # an answer we do not know
+        _could_not_verify(row, err)
         return "unavailable", Budget()
     row.verified_at = now
     return "verified", budget
+
+
+def _could_not_verify(row: Integration, err: ProviderError) -> None:
+    log.info(
+        "could not verify",
+        extra={"fields": {"provider": row.provider, "integrationId": row.id, "error": str(err)}},
+    )
 
 
 def _wait_for_quota(budget: Budget, sleep: Callable[[float], None]) -> bool:

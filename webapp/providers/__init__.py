@@ -30,16 +30,43 @@ class Provider:
     client_class: Callable[[ProviderSettings, ProviderHttp], OAuthProvider] | None = None
     # A token handed to the platform's backends has at least this much life left.
     token_margin: timedelta = timedelta(minutes=5)
+    # How old a token must be before the provider renews it (younger ones are left as they are).
+    refresh_min_age: timedelta | None = None
+    # The API version the calls name unless <PREFIX>_GRAPH_VERSION pins another.
+    api_version: str | None = None
+    # The provider's API rules require a User-Agent naming the developer's own account.
+    agent_names_account: bool = False
 
 
 # Instagram's 60-day tokens a week ahead; TikTok's 2-hour and Reddit's 1-hour tokens a few
 # cron runs ahead (Nango refreshes 15 minutes ahead). OnlyFans keys do not expire.
+# Instagram refreshes only a token "at least 24 hours old" (its Refresh Access Token reference);
+# v26.0 is the newest Graph API version (Graph API changelog, released 29 July 2026; Meta's
+# Me reference shows graph.instagram.com/v26.0/me).
+# Reddit's API rules: a User-Agent "<platform>:<app ID>:<version> (by /u/<reddit username>)".
 REGISTRY: Mapping[str, Provider] = {
     provider.name: provider
     for provider in (
-        Provider("instagram", "Instagram", OAUTH, "INSTAGRAM", timedelta(days=7), Instagram),
+        Provider(
+            "instagram",
+            "Instagram",
+            OAUTH,
+            "INSTAGRAM",
+            timedelta(days=7),
+            Instagram,
+            refresh_min_age=timedelta(hours=24),
+            api_version="v26.0",
+        ),
         Provider("tiktok", "TikTok", OAUTH, "TIKTOK", timedelta(minutes=30), TikTok),
-        Provider("reddit", "Reddit", OAUTH, "REDDIT", timedelta(minutes=15), Reddit),
+        Provider(
+            "reddit",
+            "Reddit",
+            OAUTH,
+            "REDDIT",
+            timedelta(minutes=15),
+            Reddit,
+            agent_names_account=True,
+        ),
         Provider("onlyfans", "OnlyFans", API_KEY, "ONLYFANS"),
     )
 }

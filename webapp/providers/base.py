@@ -17,6 +17,7 @@ class ProviderSettings:
     client_secret: str
     base_url: str | None  # replaces scheme and host of every documented URL (sandboxes, tests)
     user_agent: str
+    api_version: str | None = None  # the pinned API version, for providers that version paths
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,7 @@ class TokenSet:
     expires_in: int | None = None
     scope: str | None = None
     account_id: str | None = None
+    refresh_expires_in: int | None = None  # the refresh token's lifetime, where it has one
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +39,7 @@ class Grant:
     access_token: str | None
     refresh_token: str | None
     expires_at: datetime | None
+    refresh_expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,20 +54,30 @@ class Budget:
 class Account:
     id: str
     name: str
+    # Other ids the provider gave for the same account (Instagram has three); callbacks may
+    # name it by any of them.
+    aliases: tuple[str, ...] = ()
 
 
 def oauth_tokens(body: dict[str, Any], account_id: str | None = None) -> TokenSet:
     """A standard OAuth 2.0 token response (RFC 6749, section 5.1) with an access token."""
-    expires_in = body.get("expires_in")
     return TokenSet(
         access_token=body["access_token"],
         refresh_token=body.get("refresh_token") or None,
-        expires_in=None
-        if isinstance(expires_in, bool) or not isinstance(expires_in, int)
-        else expires_in,
+        expires_in=seconds(body.get("expires_in")),
         scope=body.get("scope"),
         account_id=account_id,
+        refresh_expires_in=seconds(body.get("refresh_expires_in")),
     )
+
+
+def seconds(value: object) -> int | None:
+    """A lifetime in whole seconds, sent as a JSON number or a numeric string; None if absent."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        return int(value.strip())
+    return value if isinstance(value, int) and value >= 0 else None
 
 
 class HttpProvider:
@@ -105,7 +118,7 @@ class OAuthProvider(Protocol):
         """The cheapest authenticated call: ReauthRequired when the provider says it is dead."""
         ...
 
-    def revoke(self, access_token: str | None, refresh_token: str | None) -> None:
+    def revoke(self, grant: Grant, now: datetime) -> None:
         """Revoke at the provider where it offers revocation (best effort)."""
         ...
 

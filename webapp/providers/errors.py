@@ -26,8 +26,22 @@ class ClientRejected(ProviderError):
 
 
 class ProviderUnavailable(ProviderError):
-    """Unreachable, failing or throttling after retries; try again later."""
+    """Unreachable, failing or throttling after retries; try again later.
 
-    def __init__(self, message: str, retry_after: int = 30) -> None:
+    `outcome_unknown`: a request that changes state (a token POST) went out and no answer came
+    back, so the provider may have acted on it (rotated a refresh token) without our knowing.
+    `throttled`: the provider refused this client's quota; nothing succeeds for `retry_after`.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        retry_after: int = 30,
+        *,
+        outcome_unknown: bool = False,
+        throttled: bool = False,
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.outcome_unknown = outcome_unknown
+        self.throttled = throttled

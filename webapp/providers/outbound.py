@@ -62,21 +62,35 @@ class ProviderHttp:
         self.session.headers["User-Agent"] = user_agent
         self.session.headers["Accept"] = "application/json"
 
-    def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        """Send, retrying 429, 5xx and what never reached the provider; never returns those."""
+    def request(
+        self, method: str, url: str, *, answered: frozenset[int] = frozenset(), **kwargs: Any
+    ) -> requests.Response:
+        """Send, retrying 429, 5xx and what never reached the provider; never returns those,
+        except the statuses in `answered`, which the caller reads itself (no retry)."""
         retry_after = DEFAULT_RETRY_AFTER_S
+        outcome_unknown = False
         for attempt in range(1, self.retries + 2):
-            answer = self._attempt(method, url, attempt, kwargs)
+            answer = self._attempt(method, url, attempt, answered, kwargs)
             if isinstance(answer, requests.Response):
                 return answer
             retry_after = answer.retry_after or retry_after
+            outcome_unknown = not answer.may_resend  # it went out, and no answer came back
             if not self._retry_or_give_up(url, answer, attempt):
                 break
             self.sleep(answer.wait)
-        raise ProviderUnavailable(f"{self.provider} is unavailable", retry_after=retry_after)
+        raise ProviderUnavailable(
+            f"{self.provider} is unavailable",
+            retry_after=retry_after,
+            outcome_unknown=outcome_unknown,
+        )
 
     def _attempt(
-        self, method: str, url: str, attempt: int, kwargs: dict[str, Any]
+        self,
+        method: str,
+        url: str,
+        attempt: int,
+        answered: frozenset[int],
+        kwargs: dict[str, Any],
     ) -> requests.Response | _Failure:
         backoff = self.backoff * 2 ** (attempt - 1)
         try:
@@ -84,7 +98,7 @@ class ProviderHttp:
         except requests.RequestException as err:
             resend = method.upper() in RESENDABLE_METHODS or _never_sent(err)
             return _Failure(type(err).__name__, backoff, resend)
-        if response.status_code not in RETRY_STATUSES:
+        if response.status_code not in RETRY_STATUSES or response.status_code in answered:
             return response
         after = _retry_after(response)
         wait = min(float(after or backoff), MAX_RETRY_AFTER_S)

@@ -1,6 +1,12 @@
 """Provider callbacks we believe only when signed: TikTok's webhook signature and Meta's
 signed_request, each an HMAC-SHA256 keyed with our client secret, compared in constant time,
-and refused once older than MAX_AGE_S (or as far in the future)."""
+and refused once older than MAX_AGE_S (or as far in the future), or past a signed `expires`.
+
+TikTok: "Check the signature" (developers.tiktok.com/doc/webhooks-verification): split the
+header on `,`, each element on `=`; `t` is the timestamp, `s` the signature, in any order.
+Meta: the data deletion callback page's parse_signed_request (base64url, padded or not) and
+its payload (`algorithm`, `issued_at`, `user_id`, `expires`).
+"""
 
 from __future__ import annotations
 
@@ -15,8 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 
 MAX_AGE_S = 300
-_TIKTOK_HEADER = re.compile(r"t=(?P<t>[0-9]{1,12}),s=(?P<s>[0-9a-fA-F]{64})")
-_B64URL = re.compile(r"[A-Za-z0-9_-]+")
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_HEX_SIGNATURE = re.compile(r"[0-9a-fA-F]{64}")
+_B64URL = re.compile(r"[A-Za-z0-9_-]+={0,2}")  # Meta's samples pad before decoding: either way
 
 
 class BadSignature(Exception):
@@ -45,13 +52,11 @@ class MetaRequest:
 
 def tiktok_event(body: bytes, header: str, secret: str, now: float) -> TikTokEvent:
     """A TikTok webhook event: header `TikTok-Signature: t=<unix>,s=<hex HMAC of "t.body">`."""
-    found = _TIKTOK_HEADER.fullmatch(header.strip())
-    if found is None:
-        raise BadSignature("no TikTok-Signature")
-    expected = hmac.new(secret.encode(), found["t"].encode() + b"." + body, hashlib.sha256)
-    if not hmac.compare_digest(expected.hexdigest(), found["s"].lower()):
+    timestamp, signatures = _tiktok_header(header)
+    expected = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    if not any(hmac.compare_digest(expected.hexdigest(), s.lower()) for s in signatures):
         raise BadSignature("signature does not match")
-    _fresh(int(found["t"]), now)
+    _fresh(int(timestamp), now)
     event = _json_object(body)
     content = event.get("content", "{}")
     parsed = _json_object(content.encode()) if isinstance(content, str) else content
@@ -67,7 +72,8 @@ def tiktok_event(body: bytes, header: str, secret: str, now: float) -> TikTokEve
 
 
 def meta_signed_request(value: str, secret: str, now: float) -> MetaRequest:
-    """Meta's `signed_request=<b64url signature>.<b64url payload>`, signed over the payload."""
+    """Meta's `signed_request=<b64url signature>.<b64url payload>`, signed over the payload as
+    sent; good until its `expires` when it has one, else for MAX_AGE_S after `issued_at`."""
     signature_b64, _, payload_b64 = value.partition(".")
     if not _B64URL.fullmatch(signature_b64) or not _B64URL.fullmatch(payload_b64):
         raise BadSignature("no signed_request")
@@ -77,10 +83,13 @@ def meta_signed_request(value: str, secret: str, now: float) -> MetaRequest:
     payload = _json_object(_b64decode(payload_b64))
     if payload.get("algorithm") != "HMAC-SHA256":
         raise BadSignature("unexpected algorithm")
-    issued_at = payload.get("issued_at")
-    if isinstance(issued_at, bool) or not isinstance(issued_at, int):
+    issued_at = _unix_seconds(payload.get("issued_at"))
+    if issued_at is None:
         raise BadSignature("no issued_at")
-    _fresh(issued_at, now)
+    if "expires" in payload:
+        _unexpired(issued_at, _unix_seconds(payload["expires"]), now)
+    else:
+        _fresh(issued_at, now)
     user_id = payload.get("user_id")
     if isinstance(user_id, bool) or not isinstance(user_id, (int, str)) or not str(user_id):
         raise BadPayload("no user_id")
@@ -94,9 +103,31 @@ def _unix_seconds(value: Any) -> int | None:
     return value
 
 
+def _tiktok_header(header: str) -> tuple[str, list[str]]:
+    """The timestamp and the signatures of a TikTok-Signature header, elements in any order."""
+    timestamps, signatures = [], []
+    for element in header.split(","):
+        prefix, _, value = element.strip().partition("=")
+        if prefix == "t" and _TIMESTAMP.fullmatch(value):
+            timestamps.append(value)
+        elif prefix == "s" and _HEX_SIGNATURE.fullmatch(value):
+            signatures.append(value)
+    if len(timestamps) != 1 or not signatures:
+        raise BadSignature("no TikTok-Signature")
+    return timestamps[0], signatures
+
+
 def _fresh(timestamp: int, now: float) -> None:
     if not math.isfinite(now) or abs(now - timestamp) > MAX_AGE_S:
         raise BadSignature("stale timestamp")
+
+
+def _unexpired(issued_at: int, expires: int | None, now: float) -> None:
+    """Issued no later than MAX_AGE_S from now (clocks differ), and not yet expired."""
+    if expires is None or expires < issued_at:
+        raise BadSignature("malformed expires")
+    if not math.isfinite(now) or issued_at - now > MAX_AGE_S or now > expires:
+        raise BadSignature("expired")
 
 
 def _json_object(raw: bytes) -> dict[str, Any]:

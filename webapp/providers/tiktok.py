@@ -1,4 +1,10 @@
-"""TikTok Login Kit v2: `client_key`, rotating refresh tokens, revocation."""
+"""TikTok Login Kit v2: `client_key`, rotating refresh tokens that expire, revocation.
+
+From TikTok for Developers: "Manage User Access Tokens" (refresh tokens rotate and last
+`refresh_expires_in`, 180 days), "Revoke a User Access Token" (it takes the user's *access*
+token), the OAuth error page (`invalid_grant`, `invalid_client`) and the API v2 error page
+(`access_token_invalid`: "refresh the token and retry").
+"""
 
 from __future__ import annotations
 
@@ -41,6 +47,9 @@ class TikTok(HttpProvider):
     def refresh(self, grant: Grant, now: datetime) -> TokenSet:
         if not grant.refresh_token:
             raise ReauthRequired("no_refresh_token")
+        if grant.refresh_expires_at is not None and grant.refresh_expires_at <= now:
+            # Past its refresh_expires_in no refresh can work: not sent, the grant ran out.
+            raise ReauthRequired("refresh_token_expired", revoked=False)
         return self._token({"grant_type": "refresh_token", "refresh_token": grant.refresh_token})
 
     def renewable(self, grant: Grant, now: datetime) -> bool:
@@ -65,7 +74,11 @@ class TikTok(HttpProvider):
             raise ProviderError(f"tiktok user info failed: {code or response.status_code}")
         return Budget()
 
-    def revoke(self, access_token: str | None, refresh_token: str | None) -> None:
+    def revoke(self, grant: Grant, now: datetime) -> None:
+        access_token = grant.access_token
+        if grant.expires_at is not None and grant.expires_at <= now:
+            # Revocation takes a live access token: an expired one would revoke nothing.
+            access_token = self.refresh(grant, now).access_token
         if access_token:
             self.http.request(
                 "POST",

@@ -3,9 +3,15 @@ words a card uses for its expiry."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from ..integrations.status import DEAD_REASONS, REFRESH_FAILED, IntegrationStatus
+from ..integrations.status import (
+    DEAD_REASONS,
+    EXPIRED,
+    REFRESH_FAILED,
+    RENEWAL_INTERRUPTED,
+    IntegrationStatus,
+)
 from ..providers import REGISTRY, display_name
 
 MESSAGES = {
@@ -65,6 +71,8 @@ def message(key: str, provider: str | None = None) -> dict[str, str] | None:
     return {"kind": kind, "text": text.format(provider=name), "key": key}
 
 
+# A working card names the day its refresh token ends (TikTok's, 180 days) from this close on.
+RENEW_NOTICE = timedelta(days=14)
 # English whatever the process locale, as the rest of the page is.
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -74,6 +82,28 @@ def relative_expiry(expires_at: datetime | None, now: datetime) -> str:
     if expires_at is None:
         return "no expiry"
     return f"expires in {_span(max((expires_at - now).total_seconds(), 0))}"
+
+
+def renew_before(item: IntegrationStatus, now: datetime) -> str | None:
+    """`Reconnect before 3 Dec` on a working card whose refresh token ends within RENEW_NOTICE:
+    after that day no refresh renews it; None otherwise."""
+    if item.renew_by is None or item.renew_by - now > RENEW_NOTICE:
+        return None
+    return f"Reconnect before {short_date(item.renew_by, now)}"
+
+
+def shown_time(item: IntegrationStatus, now: datetime) -> datetime | None:
+    """The exact time a card's words speak of, for its tooltip: when its refresh token ends if
+    they name that, else its expiry."""
+    speaks_of_renewal = (
+        _refresh_ran_out(item, now) if item.status == "expired" else renew_before(item, now)
+    )
+    return item.renew_by if speaks_of_renewal else item.expires_at
+
+
+def _refresh_ran_out(item: IntegrationStatus, now: datetime) -> bool:
+    """Expired because its refresh token ended (no refresh could renew it past that)."""
+    return item.reason == EXPIRED and item.renew_by is not None and item.renew_by <= now
 
 
 def _span(seconds: float) -> str:
@@ -88,11 +118,15 @@ def _span(seconds: float) -> str:
 
 def expired_why(item: IntegrationStatus, now: datetime) -> str:
     """Why an expired card needs its creator, in the words the card shows."""
+    if item.reason == RENEWAL_INTERRUPTED:  # a lost rotation, not the creator's doing
+        return "Renewal was interrupted: reconnect needed"
     if item.reason in DEAD_REASONS:
         return f"Access was removed on {display_name(item.provider)}"
     if item.reason == REFRESH_FAILED:
         tries = item.failed_refreshes
         return f"Couldn't be renewed after {tries} {'try' if tries == 1 else 'tries'}"
+    if item.renew_by is not None and _refresh_ran_out(item, now):
+        return f"Expired on {short_date(item.renew_by, now)}"
     if item.expires_at is not None and item.expires_at <= now:
         return f"Expired on {short_date(item.expires_at, now)}"
     return "Needs to be reconnected"  # the provider ended the grant before its expiry

@@ -26,7 +26,7 @@ from . import messages, ratelimit
 from .csrf import check_request, token_for_request
 from .http import is_htmx
 from .http import retry_after as retry_after_header
-from .messages import expired_why, message, relative_expiry
+from .messages import expired_why, message, relative_expiry, renew_before, shown_time
 
 bp = Blueprint("pages", __name__)
 
@@ -48,6 +48,8 @@ def page_helpers() -> dict[str, Any]:
         "expired_why": expired_why,
         "iso_z": iso_z,
         "relative_expiry": relative_expiry,
+        "renew_before": renew_before,
+        "shown_time": shown_time,
         "signs_in_at": signs_in_at,
     }
 
@@ -125,7 +127,7 @@ def connect(provider: str) -> Any:
 
 @bp.post("/integrations/<provider>/<account_id>/reconnect")
 def reconnect(provider: str, account_id: str) -> Any:
-    """Refresh in place; when the grant is dead, the service sends the creator to OAuth."""
+    """Refresh in place; when that cannot work, the service sends the creator to OAuth."""
     now = utcnow()
     user_id = signed_in().user_id
     result = integrations.reconnect(
@@ -133,14 +135,15 @@ def reconnect(provider: str, account_id: str) -> Any:
     )
     if isinstance(result, SignIn):
         return _go_to(result.url)
+    outcome = "connected" if result.fresh else "refreshed"  # fresh: it already works
     if not is_htmx():
-        return _back(refreshed=provider)
+        return _back(**{outcome: provider})
     return _list_changed(
         "partials/_card.html",
         integrations.list_for_user(user_id, now),
         now,
-        item=result,
-        oob_message=message("refreshed", provider),
+        item=result.item,
+        oob_message=message(outcome, provider),
     )
 
 

@@ -21,6 +21,7 @@ from webapp.timeutil import utcnow
 
 from ...standins import ProviderStandIns
 from ..app import (
+    PRODUCTION_REDDIT_AGENT,
     SECRET,
     TEST_DATABASE_URL,
     TEST_REDIS_URL,
@@ -77,6 +78,7 @@ def seeded_service(origin: str, standins: ProviderStandIns) -> Iterator[Service]
             PUBLIC_BASE_URL=origin,
             TRUSTED_PROXY_COUNT="1",
             RATELIMIT_STORAGE_URI=TEST_REDIS_URL,
+            REDDIT_USER_AGENT=PRODUCTION_REDDIT_AGENT,
             **standins.settings(),
         )
         app = create_app(env)
