@@ -83,22 +83,58 @@ def prepare(database_url: str, users: int, env: dict[str, str], cwd: Path = ROOT
     return Dataset(users, schema, url)
 
 
-def _flask(cwd: Path, env: dict[str, str], *args: str, attempts: int = 3) -> None:
-    """A flask command; retried, as a busy machine can outlast the 200 ms connect timeout."""
+def service_key(dataset: Dataset, env: dict[str, str], name: str, cwd: Path = ROOT) -> str | None:
+    """A service key that reads credentials, made with `flask api-keys create` (None for a
+    version of the service without service keys)."""
+    cli_env = {**env, "DATABASE_URL": dataset.url}
+    probe = subprocess.run(
+        [str(FLASK), "--app", "wsgi", "api-keys", "--help"],
+        cwd=cwd,
+        env=cli_env,
+        capture_output=True,
+        text=True,
+    )
+    if probe.returncode != 0:
+        return None
+    made = _flask(cwd, cli_env, "api-keys", "create", "--name", name, "--scope", "credentials:read")
+    return made.rstrip("\n").splitlines()[-1]
+
+
+def write_credential_paths(dataset: Dataset, user_ids: list[int], path: Path) -> Path:
+    """One credentials path per line, of integrations whose token needs no renewal: the demo
+    creators' Instagram tokens (60 days) and OnlyFans keys (no expiry)."""
+    with psycopg.connect(dataset.url) as conn:
+        rows = conn.execute(
+            "SELECT id FROM integrations WHERE user_id = ANY(%s)"
+            " AND provider IN ('instagram', 'onlyfans') ORDER BY id",
+            (user_ids,),
+        ).fetchall()
+    lines = [
+        f"/api/platform/integrations/{integration_id}/credentials" for (integration_id,) in rows
+    ]
+    random.Random(len(lines)).shuffle(lines)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _flask(cwd: Path, env: dict[str, str], *args: str, attempts: int = 3) -> str:
+    """A flask command's output; retried, as a busy machine can outlast the 200 ms connect
+    timeout."""
     for attempt in range(1, attempts + 1):
         done = subprocess.run(
             [str(FLASK), "--app", "wsgi", *args],
             cwd=cwd,
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            capture_output=True,
             text=True,
         )
         if done.returncode == 0:
-            return
+            return done.stdout
         if attempt == attempts:
             raise RuntimeError(f"flask {' '.join(args)} failed:\n{done.stderr[-3000:]}")
         time.sleep(1)
+    raise AssertionError("unreachable")
 
 
 def sample_users(dataset: Dataset, count: int, seed: int = 6) -> list[int]:

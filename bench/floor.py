@@ -31,7 +31,13 @@ def main(argv: list[str] | None = None) -> int:
         }
         for server in servers.values():
             bench.load(server, cookies, args.warmup)
-        rounds = run.alternate(bench, servers, cookies)
+        rounds = run.alternate(
+            bench,
+            {
+                name: (lambda seconds, server=server: bench.load(server, cookies, seconds))
+                for name, server in servers.items()
+            },
+        )
     finally:
         bench.cleanup()
     summary = {name: run.summarise(found) for name, found in rounds.items()}

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 LUA = Path(__file__).resolve().parent / "wrk_cookies.lua"
+PATHS_LUA = Path(__file__).resolve().parent / "wrk_paths.lua"
 PATH = "/api/integrations/status"
 
 
@@ -23,7 +24,22 @@ def wrk_binary() -> str:
 def start(
     base_url: str, cookies: Path, seconds: float, connections: int, threads: int
 ) -> subprocess.Popen[str]:
-    """wrk in the background: `connections` keep-alive connections for `seconds`."""
+    """wrk in the background: the status endpoint, each request with the next user's cookie."""
+    return _wrk(LUA, f"{base_url}{PATH}", [str(cookies)], seconds, connections, threads)
+
+
+def start_paths(
+    base_url: str, paths: Path, key: str, seconds: float, connections: int, threads: int
+) -> subprocess.Popen[str]:
+    """wrk in the background: each request a GET of the next path, with a service key."""
+    args = [str(paths), f"Bearer {key}"]
+    return _wrk(PATHS_LUA, base_url, args, seconds, connections, threads)
+
+
+def _wrk(
+    script: Path, url: str, args: list[str], seconds: float, connections: int, threads: int
+) -> subprocess.Popen[str]:
+    """wrk with `connections` keep-alive connections for `seconds`."""
     argv = [
         wrk_binary(),
         f"-t{threads}",
@@ -32,10 +48,10 @@ def start(
         "--timeout",
         "5s",
         "-s",
-        str(LUA),
-        f"{base_url}{PATH}",
+        str(script),
+        url,
         "--",
-        str(cookies),
+        *args,
     ]
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 

@@ -17,6 +17,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +117,7 @@ class Bench:
             "RATELIMIT_STORAGE_URI": args.redis_url,
             "RATELIMIT_KEY_PREFIX": f"bench-{self.run_id}",
             "STATUS_RATE_LIMIT": args.rate_limit,
+            "PLATFORM_RATE_LIMIT": args.rate_limit,  # one key reads every credential
             **{k: os.environ[k] for k in WORKER_MODEL_VARS if os.environ.get(k)},
         }
         self.running: list[servers.Server] = []
@@ -134,11 +136,26 @@ class Bench:
         self.running.remove(server)
 
     def load(self, server: servers.Server, cookies: Path, seconds: float) -> dict[str, Any]:
-        """One wrk run, plus the workers' CPU time per request (steadier than req/s when
-        the machine is shared)."""
+        """One wrk run of the status endpoint, plus the workers' CPU time per request (steadier
+        than req/s when the machine is shared)."""
         a = self.args
+        started = load.start(server.base_url, cookies, seconds, a.connections, a.wrk_threads)
+        return self._measured(server, started)
+
+    def load_credentials(
+        self, server: servers.Server, reads: tuple[Path, str], seconds: float
+    ) -> dict[str, Any]:
+        """One wrk run of credentials reads (paths, key), measured as load() measures."""
+        a = self.args
+        paths, key = reads
+        started = load.start_paths(
+            server.base_url, paths, key, seconds, a.connections, a.wrk_threads
+        )
+        return self._measured(server, started)
+
+    def _measured(self, server: servers.Server, wrk: Any) -> dict[str, Any]:
         cpu_before = server.worker_cpu_seconds()
-        result = load.run(server.base_url, cookies, seconds, a.connections, a.wrk_threads)
+        result = load.finish(wrk)
         cpu = server.worker_cpu_seconds() - cpu_before
         result["worker_cpu_us_per_request"] = round(cpu / max(result["requests"], 1) * 1e6)
         return result
@@ -173,47 +190,94 @@ def start_service(
 
 
 def measure(
-    bench: Bench, bare: servers.Server, data: dataset.Dataset, strategy: str
+    bench: Bench,
+    bare: servers.Server,
+    floor: servers.Server,
+    data: dataset.Dataset,
+    strategy: str,
 ) -> dict[str, Any]:
-    """Alternating wrk rounds of the bare app and the service for one strategy and data size."""
+    """Alternating wrk rounds of the bare app, the floor (bare + Flask-Limiter on Redis) and the
+    service for one strategy and data size; with the first strategy, also of a platform backend
+    reading fresh credentials from the service."""
     a = bench.args
     name = f"status-{strategy}-{data.users}"
     service, cookies, distinct_users = start_service(bench, data, strategy, name)
+    reads = credential_reads(bench, data, name) if strategy == a.strategies[0] else None
     try:
         check_reply(service, cookies, a.rate_limit)
         bench.load(service, cookies, a.warmup)
         bench.load(bare, cookies, a.warmup)
+        bench.load(floor, cookies, a.warmup)
+        loads: dict[str, Callable[[float], dict[str, Any]]] = {
+            "bare": lambda s: bench.load(bare, cookies, s),
+            "floor": lambda s: bench.load(floor, cookies, s),
+            "status": lambda s: bench.load(service, cookies, s),
+        }
+        if reads is not None:
+            check_credentials(service, reads)
+            loads["credentials"] = lambda s: bench.load_credentials(service, reads, s)
         rss_before = service.worker_rss_mib()
-        rounds = alternate(bench, {"bare": bare, "status": service}, cookies)
+        rounds = alternate(bench, loads)
         rss_after = service.worker_rss_mib()
     finally:
         bench.stop(service)
     status, bare_summary = summarise(rounds["status"]), summarise(rounds["bare"])
+    floor_summary = summarise(rounds["floor"])
     result = {
         "strategy": strategy,
         "users": data.users,
         "distinct_cookies": distinct_users,
         "status": status,
         "bare": bare_summary,
+        "floor": floor_summary,
         "ratio": round(status["rps"] / bare_summary["rps"], 3),
+        # Of its own stack's best: bare Flask with Flask-Limiter counting it in Redis.
+        "floor_ratio": round(status["rps"] / floor_summary["rps"], 3),
         # What the ratio would be if the workers had the CPUs to themselves.
         "cpu_ratio": round(bare_summary["cpu_us"] / status["cpu_us"], 3),
         "rss_mib": {"after_warmup": _by_worker(rss_before), "after_rounds": _by_worker(rss_after)},
     }
+    if "credentials" in rounds:
+        result["credentials"] = summarise(rounds["credentials"])
+        result["credentials_ratio"] = round(result["credentials"]["rps"] / status["rps"], 3)
     print(report.config_line(result), flush=True)
     return result
 
 
+def credential_reads(bench: Bench, data: dataset.Dataset, name: str) -> tuple[Path, str] | None:
+    """The paths of fresh credentials of the sampled creators and a key to read them (None
+    for a version of the service without the backends' API)."""
+    root = bench.args.service_root.resolve()
+    key = dataset.service_key(data, bench.env, f"bench-{bench.run_id}-{name}", root)
+    if key is None:
+        return None
+    users = dataset.sample_users(data, bench.args.cookies)
+    return dataset.write_credential_paths(data, users, bench.work / f"{name}-paths.txt"), key
+
+
+def check_credentials(service: servers.Server, reads: tuple[Path, str]) -> None:
+    """One credentials read answers with a token, and renews nothing."""
+    paths, key = reads
+    path = paths.read_text().split("\n", 1)[0]
+    request = urllib.request.Request(
+        f"{service.base_url}{path}", headers={"Authorization": f"Bearer {key}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as reply:
+        body = json.loads(reply.read())
+    if reply.status != 200 or not body.get("data", {}).get("accessToken"):
+        raise RuntimeError(f"{service.name}: a credentials read answered {reply.status}")
+
+
 def alternate(
-    bench: Bench, targets: dict[str, servers.Server], cookies: Path
+    bench: Bench, loads: dict[str, Callable[[float], dict[str, Any]]]
 ) -> dict[str, list[dict[str, Any]]]:
-    """--rounds wrk runs of each target, taking turns; the order flips every round so that
-    neither always follows the other (a busy machine then slows both alike)."""
-    rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}
-    order = list(targets.items())
+    """--rounds wrk runs of each load, taking turns; the order flips every round so that
+    none always follows another (a busy machine then slows them alike)."""
+    rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in loads}
+    order = list(loads.items())
     for number in range(bench.args.rounds):
-        for name, server in order if number % 2 == 0 else order[::-1]:
-            rounds[name].append(bench.load(server, cookies, bench.args.duration))
+        for name, run in order if number % 2 == 0 else order[::-1]:
+            rounds[name].append(run(bench.args.duration))
     return rounds
 
 
@@ -309,10 +373,12 @@ def main(argv: list[str] | None = None) -> int:
         root = args.service_root.resolve()
         datasets = [dataset.prepare(db_url, n, bench.env, root) for n in sorted(args.users)]
         bare = bench.start("bare", "bench/gunicorn_bare.conf.py", "bench.bare_app:app", {})
+        floor = bench.start("floor", "bench/gunicorn_bare.conf.py", "bench.limited_app:app", {})
         for data in datasets:
             for strategy in args.strategies:
-                configs.append(measure(bench, bare, data, strategy))
+                configs.append(measure(bench, bare, floor, data, strategy))
         bench.stop(bare)
+        bench.stop(floor)
         if args.soak > 0:
             soaked = soak(bench, datasets[-1])
     finally:
@@ -324,7 +390,12 @@ def main(argv: list[str] | None = None) -> int:
     args.output.write_text(json.dumps(results, indent=2) + "\n")
     shown = args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output
     print(f"wrote {shown}")
-    invalid = any(c["status"]["non_2xx"] or c["bare"]["non_2xx"] for c in configs)
+    invalid = any(
+        c[target]["non_2xx"]
+        for c in configs
+        for target in ("status", "bare", "floor", "credentials")
+        if target in c
+    )
     missed = any(not goal["met"] for goal in results["goals"])
     return 1 if invalid or (args.check and missed) else 0
 
