@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import random
 import subprocess
 import sys
@@ -49,6 +51,13 @@ def drop_database(admin_url: str, name: str) -> None:
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
+
+
+def encryption_key(database: str) -> str:
+    """The bench database's TOKEN_ENCRYPTION_KEYS: its demo secrets are no secret, and a kept
+    database is read by later runs with the same key."""
+    digest = hashlib.sha256(f"integrations-bench:{database}".encode()).digest()
+    return base64.urlsafe_b64encode(digest).decode()
 
 
 def prepare(database_url: str, users: int, env: dict[str, str], cwd: Path = ROOT) -> Dataset:

@@ -23,7 +23,6 @@ from collections.abc import Callable
 from typing import Any
 
 import redis
-from cryptography.fernet import Fernet
 from werkzeug.test import EnvironBuilder
 
 from . import bare_app, dataset, load, run
@@ -80,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         "PUBLIC_BASE_URL": "https://integrations.example.com",
         "LOG_LEVEL": "INFO",
         "NEXTAUTH_SECRET": secret,
-        "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "TOKEN_ENCRYPTION_KEYS": dataset.encryption_key(args.database),
         "RATELIMIT_STORAGE_URI": args.redis_url,
         "RATELIMIT_KEY_PREFIX": f"micro-{uuid.uuid4().hex[:8]}",
         "STATUS_RATE_LIMIT": args.rate_limit,

@@ -15,6 +15,7 @@ import shutil
 import statistics
 import tempfile
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable
@@ -22,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from cryptography.fernet import Fernet
 
 from . import dataset, load, report, servers
 
@@ -113,7 +113,8 @@ class Bench:
             "PUBLIC_BASE_URL": "https://integrations.example.com",
             "LOG_LEVEL": "INFO",
             "NEXTAUTH_SECRET": self.secret,
-            "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+            # The same for every run on this database, so a kept one's secrets stay readable.
+            "TOKEN_ENCRYPTION_KEYS": dataset.encryption_key(args.database),
             "RATELIMIT_STORAGE_URI": args.redis_url,
             "RATELIMIT_KEY_PREFIX": f"bench-{self.run_id}",
             "STATUS_RATE_LIMIT": args.rate_limit,
@@ -262,10 +263,20 @@ def check_credentials(service: servers.Server, reads: tuple[Path, str]) -> None:
     request = urllib.request.Request(
         f"{service.base_url}{path}", headers={"Authorization": f"Bearer {key}"}
     )
-    with urllib.request.urlopen(request, timeout=10) as reply:
-        body = json.loads(reply.read())
+    try:
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            body = json.loads(reply.read())
+    except urllib.error.HTTPError as error:
+        _no_reply(error)
     if reply.status != 200 or not body.get("data", {}).get("accessToken"):
         raise RuntimeError(f"{service.name}: a credentials read answered {reply.status}")
+
+
+def _no_reply(error: urllib.error.HTTPError) -> None:
+    raise RuntimeError(
+        f"a credentials read answered {error.code}: a database kept from a run with another "
+        "TOKEN_ENCRYPTION_KEYS? Run once without --keep-db."
+    ) from error
 
 
 def alternate(
