@@ -20,16 +20,9 @@ from ..database import read, run_with_retry
 from ..errors import ApiError, not_found, provider_unavailable, reauth_required
 from ..extensions import db
 from ..models import Integration
-from ..providers import (
-    API_KEY,
-    REGISTRY,
-    ClientRejected,
-    OAuthProvider,
-    ProviderError,
-    ProviderUnavailable,
-    ReauthRequired,
-)
+from ..providers import API_KEY, REGISTRY, OAuthProvider
 from ..providers.clients import oauth_client, report_rejected_client
+from ..providers.errors import ClientRejected, ProviderError, ProviderUnavailable, ReauthRequired
 from .oauth import reconnect_url
 from .refresh import refresh_row, too_new_to_renew
 from .status import ACCESS_REVOKED, EXPIRED
